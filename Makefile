@@ -1,0 +1,126 @@
+# AVMA for KVM/libvirt. `make demo` runs the main job, `make check` runs every test.
+# Fragments (tests/*/*.mk, packaging/packaging.mk) add their own targets; this file owns the build.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+VERSION := 0.1.0
+
+# Debian packages the build and the tests need. Fragments append to DEPS_PKGS.
+DEPS_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev \
+             libvirt-dev libvirt-glib-1.0-dev libxml2-dev libsqlite3-dev libcmocka-dev \
+             socat jq procps psmisc
+
+PURE_PKGS :=
+GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd
+HOST_PKGS := $(GLIB_PKGS) libvirt libvirt-glib-1.0 libvirt-gconfig-1.0 libxml-2.0 sqlite3
+TEST_PKGS := $(GLIB_PKGS) cmocka
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+OPT ?= -O2 -g
+SAN ?=
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fno-strict-aliasing \
+               -DAVMA_VERSION='"$(VERSION)"' -I$(BUILD)/gen -Icommon
+LDFLAGS_EXTRA ?= $(SAN)
+
+include tests/deps.mk
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+# ---- generated schema ------------------------------------------------------------------------
+GEN := $(BUILD)/gen/kvp-schema.c $(BUILD)/gen/kvp-schema.h
+$(BUILD)/gen/kvp-schema.h: kvp-schema/avma-kvp.schema kvp-schema/gen-schema.awk
+	@mkdir -p $(@D)
+	awk -v out=$(BUILD)/gen/kvp-schema -f kvp-schema/gen-schema.awk $<
+$(BUILD)/gen/kvp-schema.c: $(BUILD)/gen/kvp-schema.h
+
+# ---- common ------------------------------------------------------------------------------------
+# Pure modules: C11, no glib, no I/O (fuzzers and a future Windows agent link them alone).
+PURE_SRC := common/crc32c.c common/frame.c common/kvp.c common/schema.c common/catalogue.c \
+            common/policy.c
+GLIB_SRC := common/events.c common/channel.c common/fsutil.c common/msg.c common/timeutil.c
+PURE_OBJ := $(PURE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/kvp-schema.o
+GLIB_OBJ := $(GLIB_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/gen/kvp-schema.o: $(BUILD)/gen/kvp-schema.c $(BUILD)/gen/kvp-schema.h
+	$(CC) $(BASE_CFLAGS) -c -o $@ $<
+$(PURE_OBJ): CFLAGS_MOD :=
+$(GLIB_OBJ): CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS))
+
+$(BUILD)/libavma-pure.a: $(PURE_OBJ)
+	ar rcs $@ $^
+$(BUILD)/libavma-common.a: $(GLIB_OBJ)
+	ar rcs $@ $^
+
+# ---- host agent --------------------------------------------------------------------------------
+HOST_LIB_SRC := host-agent/host-config.c host-agent/licence.c host-agent/host.c \
+                host-agent/session.c
+HOST_LIB_OBJ := $(HOST_LIB_SRC:%.c=$(BUILD)/%.o)
+$(HOST_LIB_OBJ) $(BUILD)/host-agent/hostd.o $(BUILD)/host-agent/host-cli.o: \
+  CFLAGS_MOD := $(call pc_cflags,$(HOST_PKGS)) -Ihost-agent
+$(BUILD)/libavma-host.a: $(HOST_LIB_OBJ)
+	ar rcs $@ $^
+HOST_LIBS := $(BUILD)/libavma-host.a $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
+$(BUILD)/avma-hostd: $(BUILD)/host-agent/hostd.o $(HOST_LIBS)
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(HOST_PKGS))
+$(BUILD)/avma-host: $(BUILD)/host-agent/host-cli.o $(HOST_LIBS)
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(HOST_PKGS))
+
+# ---- guest agent -------------------------------------------------------------------------------
+GUEST_LIB_SRC := guest-agent/guest-config.c guest-agent/state.c guest-agent/port.c \
+                 guest-agent/exchange.c guest-agent/activation.c guest-agent/intrinsic.c \
+                 guest-agent/control.c guest-agent/guest.c
+GUEST_LIB_OBJ := $(GUEST_LIB_SRC:%.c=$(BUILD)/%.o)
+$(GUEST_LIB_OBJ) $(BUILD)/guest-agent/guestd.o $(BUILD)/guest-agent/guest-cli.o: \
+  CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS)) -Iguest-agent
+$(BUILD)/libavma-guest.a: $(GUEST_LIB_OBJ)
+	ar rcs $@ $^
+GUEST_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
+$(BUILD)/avma-guestd: $(BUILD)/guest-agent/guestd.o $(GUEST_LIBS)
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(GLIB_PKGS))
+$(BUILD)/avma-guest: $(BUILD)/guest-agent/guest-cli.o $(GUEST_LIBS)
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(GLIB_PKGS))
+
+# ---- generic compile rule (dependency files track headers) -------------------------------------
+$(BUILD)/%.o: %.c $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS_MOD) -MMD -MP -c -o $@ $<
+
+BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest
+
+.PHONY: all deps build demo check clean format check-format
+all: deps
+	$(MAKE) build
+build: $(BINS)
+
+# Test fragments: each adds to CHECK_TARGETS and its own rules.
+CHECK_TARGETS :=
+include tests/unit/unit.mk
+include tests/integration/integration.mk
+-include tests/fuzz/fuzz.mk
+-include tests/e2e/e2e.mk
+-include tests/bench/bench.mk
+-include packaging/packaging.mk
+
+demo: deps
+	$(MAKE) build $(BUILD)/avma-portsim
+	BUILD=$(BUILD) bash tests/demo.sh
+
+check: deps
+	$(MAKE) build
+	$(MAKE) $(CHECK_TARGETS)
+	@echo "make check: all suites passed"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-*
+
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

@@ -1,0 +1,38 @@
+/* guest-config: avma-guestd / avma-guest settings from guest.conf (GKeyFile) and the command
+ * line. */
+#pragma once
+#include <glib.h>
+
+#include "catalogue.h"
+#include "events.h"
+#include "schema.h"
+
+#define AVMA_GUEST_DEFAULT_CONFIG "/etc/avma/guest.conf"
+#define AVMA_GUEST_DEFAULT_STATE "/var/lib/avma-guest"
+#define AVMA_GUEST_DEFAULT_PORT "/dev/virtio-ports/" AVMA_CHANNEL_NAME
+
+typedef struct {
+  gint64 request_timeout;   /* s: no valid answer by then ends the attempt */
+  gint64 renew_interval;    /* s: renew this long after a success */
+  gint64 retry_initial;     /* s: first retry after a failure */
+  gint64 retry_max;         /* s: cap of the exponential back-off */
+  gint64 presence_interval; /* s: how often to look for the host while an attempt waits */
+} AvmaTiming;
+
+typedef struct {
+  char *state_dir;
+  char *port;
+  AvmaVersion product_version; /* UNKNOWN: the key decides */
+  AvmaEdition product_edition;
+  AvmaJournalMode journal;
+  AvmaTiming timing;
+} AvmaGuestConfig;
+
+void avma_guest_config_free(AvmaGuestConfig *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaGuestConfig, avma_guest_config_free)
+
+/* Load config_path (NULL = default; a missing default file is fine, a missing explicit one is an
+ * error) and apply overrides (each may be NULL). */
+AvmaGuestConfig *avma_guest_config_load(const char *config_path, const char *state_dir,
+                                        const char *port, GError **error);
+char *avma_guest_state_path(const AvmaGuestConfig *c, const char *name);

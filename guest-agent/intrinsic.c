@@ -1,0 +1,184 @@
+/* intrinsic: the guest's intrinsic items and their change watch. */
+#include "intrinsic.h"
+
+#include <arpa/inet.h>
+#include <gio/gio.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static char *os_release_field(GHashTable *t, const char *k) {
+  const char *v = g_hash_table_lookup(t, k);
+  return g_strdup(v ? v : "");
+}
+
+static GHashTable *read_os_release(void) {
+  GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *data = NULL;
+  if (!g_file_get_contents("/etc/os-release", &data, NULL, NULL) &&
+      !g_file_get_contents("/usr/lib/os-release", &data, NULL, NULL))
+    return t;
+  g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    char *eq = strchr(*l, '=');
+    if (!eq || **l == '#')
+      continue;
+    g_autofree char *k = g_strndup(*l, (gsize)(eq - *l));
+    g_autofree char *v = g_strdup(eq + 1);
+    g_autofree char *unq = g_shell_unquote(v, NULL);
+    g_hash_table_replace(t, g_steal_pointer(&k), g_strdup(unq ? unq : v));
+  }
+  return t;
+}
+
+/* Values are capped by the schema; truncate at a UTF-8 boundary rather than fail. */
+static void add_capped(AvmaRecordList *l, AvmaKeyId id, const char *v) {
+  unsigned max = avma_schema_keys[id].max_len;
+  if (strlen(v) <= max) {
+    avma_record_list_add(l, id, v);
+    return;
+  }
+  const char *end = v + max;
+  while (end > v && ((unsigned char)*end & 0xC0) == 0x80)
+    end--;
+  g_autofree char *cut = g_strndup(v, (gsize)(end - v));
+  avma_record_list_add(l, id, cut);
+}
+
+static void addresses(GString *v4, GString *v6) {
+  struct ifaddrs *ifa = NULL;
+  if (getifaddrs(&ifa) < 0)
+    return;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+  for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+    if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char buf[INET6_ADDRSTRLEN];
+    GString *out = NULL;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf, sizeof buf);
+      out = v4;
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, buf, sizeof buf);
+      out = v6;
+    } else {
+      continue;
+    }
+    if (out->len + strlen(buf) + 1 > 2000)
+      continue;
+    if (out->len)
+      g_string_append_c(out, ';');
+    g_string_append(out, buf);
+  }
+  freeifaddrs(ifa);
+}
+
+AvmaRecordList *avma_intrinsic_collect(void) {
+  AvmaRecordList *l = avma_record_list_new();
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) < 0)
+    host[0] = '\0';
+  /* Only what the system states: resolving the FQDN through DNS could block the loop. */
+  g_autofree char *domain = NULL;
+  if (!strchr(host, '.') && g_file_get_contents("/proc/sys/kernel/domainname", &domain, NULL, NULL)) {
+    g_strstrip(domain);
+    if (*domain && strcmp(domain, "(none)")) {
+      g_strlcat(host, ".", sizeof host);
+      g_strlcat(host, domain, sizeof host);
+    }
+  }
+  add_capped(l, AVMA_KEY_FullyQualifiedDomainName, host);
+  add_capped(l, AVMA_KEY_IntegrationServicesVersion, AVMA_VERSION);
+  g_autoptr(GHashTable) osr = read_os_release();
+  g_autofree char *name = os_release_field(osr, "PRETTY_NAME");
+  if (!*name) {
+    g_free(name);
+    name = g_strdup("Linux");
+  }
+  add_capped(l, AVMA_KEY_OSName, name);
+  g_autofree char *dname = os_release_field(osr, "NAME");
+  g_autofree char *dver = os_release_field(osr, "VERSION_ID");
+  add_capped(l, AVMA_KEY_OSDistributionName, dname);
+  add_capped(l, AVMA_KEY_OSDistributionData, dver);
+  struct utsname u;
+  if (uname(&u) == 0) {
+    add_capped(l, AVMA_KEY_OSVersion, u.release);
+    add_capped(l, AVMA_KEY_OSKernelVersion, u.release);
+    unsigned maj = 0, min = 0;
+    if (sscanf(u.release, "%u.%u", &maj, &min) == 2) {
+      g_autofree char *a = g_strdup_printf("%u", maj);
+      g_autofree char *b = g_strdup_printf("%u", min);
+      avma_record_list_add(l, AVMA_KEY_OSMajorVersion, a);
+      avma_record_list_add(l, AVMA_KEY_OSMinorVersion, b);
+    }
+    add_capped(l, AVMA_KEY_ProcessorArchitecture, u.machine);
+  }
+  avma_record_list_add(l, AVMA_KEY_OSPlatformId, "100");
+  g_autoptr(GString) v4 = g_string_new(NULL);
+  g_autoptr(GString) v6 = g_string_new(NULL);
+  addresses(v4, v6);
+  avma_record_list_add(l, AVMA_KEY_NetworkAddressIPv4, v4->str);
+  avma_record_list_add(l, AVMA_KEY_NetworkAddressIPv6, v6->str);
+  return l;
+}
+
+char *avma_intrinsic_digest(AvmaRecordList *l) {
+  g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+  for (guint i = 0; i < avma_record_list_len(l); i++) {
+    AvmaRecord r = avma_record_list_get(l, i);
+    g_checksum_update(c, (const guchar *)r.key, (gssize)r.key_len);
+    g_checksum_update(c, (const guchar *)"=", 1);
+    g_checksum_update(c, (const guchar *)r.value, (gssize)r.value_len);
+    g_checksum_update(c, (const guchar *)"\n", 1);
+  }
+  return g_strdup(g_checksum_get_string(c));
+}
+
+typedef struct {
+  GNetworkMonitor *monitor;
+  gulong handler;
+  guint debounce;
+  AvmaIntrinsicChanged fn;
+  gpointer user;
+} Watch;
+
+static gboolean fire(gpointer data) {
+  Watch *w = data;
+  w->debounce = 0;
+  w->fn(w->user);
+  return G_SOURCE_REMOVE;
+}
+
+static void on_changed(GNetworkMonitor *m, gboolean available, gpointer data) {
+  Watch *w = data;
+  (void)m;
+  (void)available;
+  /* Address changes come in bursts; publish once they settle. */
+  if (w->debounce)
+    g_source_remove(w->debounce);
+  w->debounce = g_timeout_add_seconds(2, fire, w);
+}
+
+gpointer avma_intrinsic_watch(AvmaIntrinsicChanged fn, gpointer user) {
+  Watch *w = g_new0(Watch, 1);
+  w->fn = fn;
+  w->user = user;
+  w->monitor = g_object_ref(g_network_monitor_get_default());
+  w->handler = g_signal_connect(w->monitor, "network-changed", G_CALLBACK(on_changed), w);
+  return w;
+}
+
+void avma_intrinsic_unwatch(gpointer handle) {
+  Watch *w = handle;
+  if (!w)
+    return;
+  g_signal_handler_disconnect(w->monitor, w->handler);
+  g_object_unref(w->monitor);
+  if (w->debounce)
+    g_source_remove(w->debounce);
+  g_free(w);
+}

@@ -1,0 +1,58 @@
+/* host: the host agent's core, independent of how channels are found. It owns the licence view,
+ * the event log, the per-VM KVP stores, and the one place where a decision is made and its side
+ * effects (12310 event, observers such as history, metadata and metrics) fan out. */
+#pragma once
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "host-config.h"
+#include "licence.h"
+#include "msg.h"
+
+typedef struct AvmaHost AvmaHost;
+typedef struct AvmaVm AvmaVm;
+
+/* config is borrowed and must outlive the host. */
+AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error);
+void avma_host_free(AvmaHost *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHost, avma_host_free)
+const AvmaHostConfig *avma_host_config(AvmaHost *h);
+const char *avma_host_identity(AvmaHost *h);
+const AvmaLicence *avma_host_licence(AvmaHost *h);
+
+/* The VM with this UUID (or, when uuid is NULL/empty, this name); created on first use. */
+AvmaVm *avma_host_vm(AvmaHost *h, const char *name, const char *uuid);
+/* All VMs seen, in no particular order (AvmaVm*, owned by the host). */
+GPtrArray *avma_host_vms(AvmaHost *h);
+const char *avma_vm_name(AvmaVm *vm);
+const char *avma_vm_uuid(AvmaVm *vm);
+void avma_vm_set_name(AvmaVm *vm, const char *name);
+/* Last ACTIVATE decision as a 12310 record (NULL before the first). */
+JsonObject *avma_vm_last_event(AvmaVm *vm);
+/* Records of a pool, as a JSON object key -> value (caller unrefs). */
+JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool);
+
+/* HELLO_REPLY: host items for the auto-external pool. */
+AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm);
+/* ACTIVATE: decide, log 12310 durably, notify observers, and return the reply records. NULL
+ * (error set) when the decision could not be recorded; the guest then gets an ERROR. */
+AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                                   GError **error);
+/* Log a 12310 Invalid Data event for something the host saw on a VM's channel. Rate-limited per
+ * VM (one per 10 s, the suppressed count goes into the next). */
+void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code,
+                                const char *reason);
+
+/* The VM's KVP store. SET checks the schema writer (guest) and the per-pool cap. */
+gboolean avma_vm_kvp_set(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, GError **error);
+/* GET: append found records of (pool,key) to out. */
+void avma_vm_kvp_get(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, AvmaRecordList *out);
+/* DELETE one key of a guest-written pool; with r NULL, drop all the guest published. */
+void avma_vm_kvp_delete(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r);
+/* ENUMERATE: records of pool from index start that fit in one frame; *more when some remain. */
+AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, guint32 start,
+                                      gboolean *more);
+
+/* Observers see every 12310 event after it is durable (history store, metadata, metrics). */
+typedef void (*AvmaHostObserver)(AvmaHost *h, AvmaVm *vm, JsonObject *event, gpointer user);
+void avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user);

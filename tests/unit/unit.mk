@@ -1,0 +1,39 @@
+# Unit tests (cmocka), one binary per module: `make unit` builds and runs them all.
+# Included by the top Makefile (BUILD, CC, BASE_CFLAGS, LDFLAGS_EXTRA, pc_cflags/pc_libs, HOST_PKGS).
+
+# Tests of the pure modules link only libavma-pure.a and cmocka, so they build without glib or the
+# agents.
+UNIT_PURE := frame kvp schema catalogue policy
+# Tests of the glib modules and agent libraries.
+UNIT_GLIB :=
+
+UNIT_DIR := $(BUILD)/tests/unit
+UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
+UNIT_GLIB_BINS := $(UNIT_GLIB:%=$(UNIT_DIR)/test-%)
+UNIT_GLIB_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-host.a $(BUILD)/libavma-common.a \
+                  $(BUILD)/libavma-pure.a
+
+$(UNIT_PURE_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(BUILD)/libavma-pure.a \
+                   $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,cmocka) -MMD -MP -o $@ $< $(BUILD)/libavma-pure.a \
+	  $(LDFLAGS_EXTRA) $(call pc_libs,cmocka)
+
+$(UNIT_GLIB_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(UNIT_GLIB_LIBS) \
+                   $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS) cmocka) -Ihost-agent -Iguest-agent \
+	  -MMD -MP -o $@ $< $(UNIT_GLIB_LIBS) $(LDFLAGS_EXTRA) $(call pc_libs,$(HOST_PKGS) cmocka)
+
+# Run every binary even after a failure, then fail if any did.
+.PHONY: unit
+unit: $(UNIT_PURE_BINS) $(UNIT_GLIB_BINS)
+	@failed=""; \
+	for t in $^; do \
+	  echo "== $$t"; \
+	  $$t || failed="$$failed $${t##*/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed"; exit 1; fi; \
+	echo "unit: all $(words $^) test binaries passed"
+
+CHECK_TARGETS += unit
