@@ -42,7 +42,7 @@ $(BUILD)/gen/kvp-schema.c: $(BUILD)/gen/kvp-schema.h
 # Pure modules: C11, no glib, no I/O (fuzzers and a future Windows agent link them alone).
 PURE_SRC := common/crc32c.c common/frame.c common/kvp.c common/schema.c common/catalogue.c \
             common/policy.c
-GLIB_SRC := common/events.c common/channel.c common/fsutil.c common/msg.c common/timeutil.c
+GLIB_SRC := $(filter-out $(PURE_SRC),$(wildcard common/*.c))
 PURE_OBJ := $(PURE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/kvp-schema.o
 GLIB_OBJ := $(GLIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -57,23 +57,25 @@ $(BUILD)/libavma-common.a: $(GLIB_OBJ)
 	ar rcs $@ $^
 
 # ---- host agent --------------------------------------------------------------------------------
-HOST_LIB_SRC := host-agent/host-config.c host-agent/licence.c host-agent/host.c \
-                host-agent/session.c
+# Every host-agent module but the two mains and the CLI verbs goes into the library.
+HOST_CLI_SRC := $(wildcard host-agent/cli-*.c)
+HOST_LIB_SRC := $(filter-out host-agent/hostd.c host-agent/host-cli.c $(HOST_CLI_SRC), \
+                  $(wildcard host-agent/*.c))
+HOST_CLI_OBJ := $(HOST_CLI_SRC:%.c=$(BUILD)/%.o)
 HOST_LIB_OBJ := $(HOST_LIB_SRC:%.c=$(BUILD)/%.o)
-$(HOST_LIB_OBJ) $(BUILD)/host-agent/hostd.o $(BUILD)/host-agent/host-cli.o: \
+$(HOST_LIB_OBJ) $(HOST_CLI_OBJ) $(BUILD)/host-agent/hostd.o $(BUILD)/host-agent/host-cli.o: \
   CFLAGS_MOD := $(call pc_cflags,$(HOST_PKGS)) -Ihost-agent
 $(BUILD)/libavma-host.a: $(HOST_LIB_OBJ)
 	ar rcs $@ $^
 HOST_LIBS := $(BUILD)/libavma-host.a $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
 $(BUILD)/avma-hostd: $(BUILD)/host-agent/hostd.o $(HOST_LIBS)
 	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(HOST_PKGS))
-$(BUILD)/avma-host: $(BUILD)/host-agent/host-cli.o $(HOST_LIBS)
+$(BUILD)/avma-host: $(BUILD)/host-agent/host-cli.o $(HOST_CLI_OBJ) $(HOST_LIBS)
 	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(HOST_PKGS))
 
 # ---- guest agent -------------------------------------------------------------------------------
-GUEST_LIB_SRC := guest-agent/guest-config.c guest-agent/state.c guest-agent/port.c \
-                 guest-agent/exchange.c guest-agent/activation.c guest-agent/intrinsic.c \
-                 guest-agent/control.c guest-agent/guest.c
+GUEST_LIB_SRC := $(filter-out guest-agent/guestd.c guest-agent/guest-cli.c, \
+                   $(wildcard guest-agent/*.c))
 GUEST_LIB_OBJ := $(GUEST_LIB_SRC:%.c=$(BUILD)/%.o)
 $(GUEST_LIB_OBJ) $(BUILD)/guest-agent/guestd.o $(BUILD)/guest-agent/guest-cli.o: \
   CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS)) -Iguest-agent

@@ -135,7 +135,9 @@ void avma_channel_free(AvmaChannel *ch) {
   g_free(ch);
 }
 
-int avma_channel_fd(AvmaChannel *ch) { return ch->fd; }
+int avma_channel_fd(AvmaChannel *ch) {
+  return ch->fd;
+}
 
 gboolean avma_channel_write(AvmaChannel *ch, const guint8 *data, gsize len, GError **error) {
   if (ch->out->len + len > ch->max_queued) {
@@ -155,7 +157,9 @@ void avma_channel_discard_output(AvmaChannel *ch) {
   update_watch(ch);
 }
 
-gsize avma_channel_queued(AvmaChannel *ch) { return ch->out->len; }
+gsize avma_channel_queued(AvmaChannel *ch) {
+  return ch->out->len;
+}
 
 void avma_channel_resume(AvmaChannel *ch) {
   ch->stopped = FALSE;
@@ -163,7 +167,9 @@ void avma_channel_resume(AvmaChannel *ch) {
   update_watch(ch);
 }
 
-gboolean avma_channel_stopped(AvmaChannel *ch) { return ch->stopped; }
+gboolean avma_channel_stopped(AvmaChannel *ch) {
+  return ch->stopped;
+}
 
 void avma_channel_set_reading(AvmaChannel *ch, gboolean reading) {
   ch->reading = reading;

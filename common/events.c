@@ -59,11 +59,13 @@ void avma_event_log_free(AvmaEventLog *log) {
   g_free(log);
 }
 
-const char *avma_event_log_path(AvmaEventLog *log) { return log->path; }
+const char *avma_event_log_path(AvmaEventLog *log) {
+  return log->path;
+}
 
 static void send_journal(JsonObject *ev, const char *message) {
   gint64 id = json_object_get_int_member_with_default(ev, "event_id", 0);
-  const char *msgid = id == AVMA_EVENT_GUEST ? MSGID_12309
+  const char *msgid = id == AVMA_EVENT_GUEST  ? MSGID_12309
                       : id == AVMA_EVENT_HOST ? MSGID_12310
                                               : MSGID_12311;
   g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
@@ -81,8 +83,8 @@ static void send_journal(JsonObject *ev, const char *message) {
     g_autofree char *up = g_ascii_strup(l->data, -1);
     GValue v = G_VALUE_INIT;
     json_node_get_value(node, &v);
-    g_autofree char *s = G_VALUE_HOLDS_STRING(&v) ? g_value_dup_string(&v)
-                                                  : g_strdup_value_contents(&v);
+    g_autofree char *s =
+        G_VALUE_HOLDS_STRING(&v) ? g_value_dup_string(&v) : g_strdup_value_contents(&v);
     g_value_unset(&v);
     g_ptr_array_add(fields, g_strdup_printf("AVMA_%s=%s", up, s));
   }

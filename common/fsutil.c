@@ -11,8 +11,8 @@
 gboolean avma_ensure_dir(const char *dir, int mode, GError **error) {
   if (g_mkdir_with_parents(dir, mode) < 0) {
     int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot create directory %s: %s",
-                dir, g_strerror(e));
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot create directory %s: %s", dir,
+                g_strerror(e));
     return FALSE;
   }
   return TRUE;

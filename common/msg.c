@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK(avma-msg-error-quark, avma_msg_error)
+G_DEFINE_QUARK(avma - msg - error - quark, avma_msg_error)
 
 struct AvmaRecordList {
-  GArray *pools;      /* AvmaPool */
-  GPtrArray *keys;    /* char* */
-  GPtrArray *values;  /* char* */
+  GArray *pools;     /* AvmaPool */
+  GPtrArray *keys;   /* char* */
+  GPtrArray *values; /* char* */
 };
 
 AvmaRecordList *avma_record_list_new(void) {
@@ -39,7 +39,9 @@ void avma_record_list_add(AvmaRecordList *l, AvmaKeyId id, const char *value) {
   avma_record_list_add_raw(l, avma_key_pool(id), avma_key_name(id), value);
 }
 
-guint avma_record_list_len(AvmaRecordList *l) { return l->keys->len; }
+guint avma_record_list_len(AvmaRecordList *l) {
+  return l->keys->len;
+}
 
 AvmaRecord avma_record_list_get(AvmaRecordList *l, guint i) {
   return avma_record_str(g_array_index(l->pools, AvmaPool, i), l->keys->pdata[i],
@@ -62,8 +64,8 @@ GBytes *avma_msg_build(AvmaMsgType type, guint8 flags, guint32 session, guint32 
     return NULL;
   }
   guint8 *frame = g_malloc(AVMA_FRAME_MAX_SIZE);
-  size_t flen = avma_frame_encode(type, flags, session, seq, payload, plen, frame,
-                                  AVMA_FRAME_MAX_SIZE);
+  size_t flen =
+      avma_frame_encode(type, flags, session, seq, payload, plen, frame, AVMA_FRAME_MAX_SIZE);
   if (!flen) {
     g_free(frame);
     g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_TOO_BIG, "cannot encode frame");

@@ -6,10 +6,10 @@
 #include "guest-config.h"
 
 typedef struct {
-  gboolean licensed;     /* a grant is in force */
-  gint64 granted_until;  /* local clock; 0 when never granted */
-  gint64 next_attempt;   /* 0: nothing due (no key) */
-  guint failures;        /* consecutive failed attempts */
+  gboolean licensed;    /* a grant is in force */
+  gint64 granted_until; /* local clock; 0 when never granted */
+  gint64 next_attempt;  /* 0: nothing due (no key) */
+  guint failures;       /* consecutive failed attempts */
 } AvmaSchedule;
 
 /* At start: attempt now; keep a grant that is still valid. */

@@ -59,8 +59,9 @@ static void handle(Client *c, JsonObject *req) {
     AvmaGuestState *s = avma_guest_state(g);
     if (!s->key || !s->key_is_avma) {
       json_object_set_boolean_member(o, "ok", FALSE);
-      json_object_set_string_member(o, "error", s->key ? "the installed key is not an AVMA key"
-                                                       : "no key installed: run avma-guest ipk KEY");
+      json_object_set_string_member(o, "error",
+                                    s->key ? "the installed key is not an AVMA key"
+                                           : "no key installed: run avma-guest ipk KEY");
       reply(c, o);
       return;
     }
@@ -69,8 +70,8 @@ static void handle(Client *c, JsonObject *req) {
   }
   gboolean ok;
   if (!strcmp(verb, "ipk"))
-    ok = avma_guest_install_key(g, json_object_get_string_member_with_default(req, "key", ""),
-                                &msg, &err);
+    ok = avma_guest_install_key(g, json_object_get_string_member_with_default(req, "key", ""), &msg,
+                                &err);
   else if (!strcmp(verb, "upk"))
     ok = avma_guest_uninstall_key(g, &msg, &err);
   else {

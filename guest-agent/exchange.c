@@ -121,9 +121,9 @@ AvmaExchangeStatus avma_exchange_on_frame(AvmaExchange *ex, const AvmaFrame *f) 
     return finish(ex, AVMA_NOTIFY_INVALID_DATA, code ? code : "host-error", why);
   }
   if (f->type != expected_reply(s->type)) {
-    g_autofree char *why = g_strdup_printf("expected %s, got %s",
-                                           avma_msg_type_name(expected_reply(s->type)),
-                                           avma_msg_type_name(f->type));
+    g_autofree char *why =
+        g_strdup_printf("expected %s, got %s", avma_msg_type_name(expected_reply(s->type)),
+                        avma_msg_type_name(f->type));
     return finish(ex, AVMA_NOTIFY_INVALID_DATA, "reply-mismatch", why);
   }
   if (f->type == AVMA_MSG_HELLO_REPLY) {
@@ -147,7 +147,9 @@ AvmaExchangeStatus avma_exchange_on_frame(AvmaExchange *ex, const AvmaFrame *f) 
   return finish(ex, nt, code ? code : "", reason ? reason : "");
 }
 
-void avma_exchange_on_noise(AvmaExchange *ex) { ex->heard = TRUE; }
+void avma_exchange_on_noise(AvmaExchange *ex) {
+  ex->heard = TRUE;
+}
 
 void avma_exchange_on_timeout(AvmaExchange *ex) {
   if (ex->done)
@@ -161,7 +163,9 @@ void avma_exchange_on_timeout(AvmaExchange *ex) {
            "connected)");
 }
 
-gboolean avma_exchange_heard_host(AvmaExchange *ex) { return ex->heard; }
+gboolean avma_exchange_heard_host(AvmaExchange *ex) {
+  return ex->heard;
+}
 
 const AvmaExchangeResult *avma_exchange_result(AvmaExchange *ex) {
   return ex->done ? &ex->result : NULL;

@@ -103,8 +103,8 @@ static int verb_ipk_upk(Ctx *c, const char *verb, const char *key) {
   if (!g)
     return fail("%s: %s", verb, err->message);
   g_autofree char *msg = NULL;
-  gboolean ok = key ? avma_guest_install_key(g, key, &msg, &err)
-                    : avma_guest_uninstall_key(g, &msg, &err);
+  gboolean ok =
+      key ? avma_guest_install_key(g, key, &msg, &err) : avma_guest_uninstall_key(g, &msg, &err);
   if (!ok)
     return fail("%s: %s", verb, err->message);
   printf("%s\n", msg);
@@ -226,8 +226,8 @@ static int verb_dlv(Ctx *c, gboolean short_form) {
   }
   const char *prod = json_object_get_string_member(o, "product");
   printf("Name: %s\n", *prod ? prod : "(no product key installed)");
-  printf("Partial Product Key: %s\n", s->key ? json_object_get_string_member(o, "partial_key")
-                                             : "(none)");
+  printf("Partial Product Key: %s\n",
+         s->key ? json_object_get_string_member(o, "partial_key") : "(none)");
   printf("License Status: %s\n", avma_guest_state_status(s, now));
   if (s->licensed && s->granted_until > now) {
     g_autofree char *left = avma_duration_words(s->granted_until - now);
@@ -243,8 +243,8 @@ static int verb_dlv(Ctx *c, gboolean short_form) {
   printf("\nAutomatic VM Activation client information:\n");
   printf("    Guest IAID: %s\n", s->guest_id);
   printf("    Host machine name: %s\n", *s->host_name ? s->host_name : "(not yet)");
-  printf("    Activation time: %s\n", s->last_success ? json_object_get_string_member(o, "last_activation")
-                                                      : "(never)");
+  printf("    Activation time: %s\n",
+         s->last_success ? json_object_get_string_member(o, "last_activation") : "(never)");
   printf("    Host Digital PID2: %s\n", *s->host_id ? s->host_id : "(not yet)");
   if (*s->vm_name)
     printf("    VM name on host: %s (%s)\n", s->vm_name, *s->vm_id ? s->vm_id : "no UUID");
@@ -269,7 +269,7 @@ static int verb_xpr(Ctx *c) {
   }
   if (!lic) {
     printf("The machine is not activated%s.\n",
-           !s->key ? " (no key installed: avma-guest ipk KEY)"
+           !s->key           ? " (no key installed: avma-guest ipk KEY)"
            : !s->key_is_avma ? " by AVMA (the installed key is not an AVMA key)"
                              : " (run avma-guest ato, or see avma-guest dlv)");
     return 0;

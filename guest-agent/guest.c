@@ -27,15 +27,15 @@ struct AvmaGuest {
   AvmaSchedule sched;
   gboolean daemon;
 
-  int fd;              /* the port, -1 while not open */
-  AvmaChannel *ch;     /* reading/writing the port */
+  int fd;          /* the port, -1 while not open */
+  AvmaChannel *ch; /* reading/writing the port */
   AvmaDecoder *dec;
-  gboolean host_gone;  /* the channel stopped: wait for POLLHUP to clear */
+  gboolean host_gone; /* the channel stopped: wait for POLLHUP to clear */
 
-  AvmaExchange *ex;    /* the exchange in progress */
+  AvmaExchange *ex; /* the exchange in progress */
   OpKind op;
-  gboolean sent;       /* frames of ex went out on the current connection */
-  guint ex_timer;      /* request timeout */
+  gboolean sent;  /* frames of ex went out on the current connection */
+  guint ex_timer; /* request timeout */
   guint presence_timer;
   guint sched_timer;
 
@@ -94,7 +94,9 @@ void avma_guest_free(AvmaGuest *g) {
   g_free(g);
 }
 
-AvmaGuestState *avma_guest_state(AvmaGuest *g) { return g->state; }
+AvmaGuestState *avma_guest_state(AvmaGuest *g) {
+  return g->state;
+}
 
 static void save_state(AvmaGuest *g) {
   g_autoptr(GError) err = NULL;
@@ -282,8 +284,7 @@ static void start_exchange(AvmaGuest *g, OpKind op) {
       avma_record_list_add(req, AVMA_KEY_AvmaProductEdition, avma_edition_name(e));
     avma_exchange_add(g->ex, AVMA_MSG_ACTIVATE, req);
   }
-  g->ex_timer =
-      g_timeout_add((guint)(g->config->timing.request_timeout * 1000), on_ex_timeout, g);
+  g->ex_timer = g_timeout_add((guint)(g->config->timing.request_timeout * 1000), on_ex_timeout, g);
   pump(g);
 }
 
@@ -457,8 +458,7 @@ static gboolean on_schedule(gpointer data) {
     g_autofree char *at = avma_time_format(g->state->granted_until);
     g_autofree char *why = g_strdup_printf(
         "licence validity ended at %s without a renewal; last attempt: %s (%s)", at,
-        *g->state->last_notification ? g->state->last_notification : "none",
-        g->state->last_reason);
+        *g->state->last_notification ? g->state->last_notification : "none", g->state->last_reason);
     AvmaNotification n = AVMA_NOTIFY_INVALID_HOST;
     (void)avma_notification_parse(g->state->last_notification, &n);
     if (n == AVMA_NOTIFY_SUCCESS)
@@ -535,12 +535,11 @@ gboolean avma_guest_install_key(AvmaGuest *g, const char *key, char **message, G
     AvmaVersion v = c->product_version ? c->product_version : e->version;
     AvmaEdition ed = c->product_edition ? c->product_edition : e->edition;
     const AvmaCatalogueEntry *right = avma_catalogue_find(v, ed);
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                "key %s is for %s %s, but this image is %s %s%s%s", norm,
-                avma_version_display(e->version), avma_edition_display(e->edition),
-                avma_version_display(v), avma_edition_display(ed),
-                right ? ": its AVMA key is " : " (no AVMA key exists for it)",
-                right ? right->key : "");
+    g_set_error(
+        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "key %s is for %s %s, but this image is %s %s%s%s", norm, avma_version_display(e->version),
+        avma_edition_display(e->edition), avma_version_display(v), avma_edition_display(ed),
+        right ? ": its AVMA key is " : " (no AVMA key exists for it)", right ? right->key : "");
     return FALSE;
   }
   gboolean was_published = s->published || s->pending_clear;
@@ -570,10 +569,10 @@ gboolean avma_guest_install_key(AvmaGuest *g, const char *key, char **message, G
       kick(g);
     }
   } else {
-    *message = g_strdup_printf("Installed product key %s, which is not an AVMA key: AVMA "
-                               "activation stops%s.",
-                               norm + 24,
-                               s->pending_clear ? " and its KVP data is removed from the host" : "");
+    *message = g_strdup_printf(
+        "Installed product key %s, which is not an AVMA key: AVMA "
+        "activation stops%s.",
+        norm + 24, s->pending_clear ? " and its KVP data is removed from the host" : "");
     kick(g);
   }
   return TRUE;

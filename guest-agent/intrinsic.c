@@ -84,7 +84,8 @@ AvmaRecordList *avma_intrinsic_collect(void) {
     host[0] = '\0';
   /* Only what the system states: resolving the FQDN through DNS could block the loop. */
   g_autofree char *domain = NULL;
-  if (!strchr(host, '.') && g_file_get_contents("/proc/sys/kernel/domainname", &domain, NULL, NULL)) {
+  if (!strchr(host, '.') &&
+      g_file_get_contents("/proc/sys/kernel/domainname", &domain, NULL, NULL)) {
     g_strstrip(domain);
     if (*domain && strcmp(domain, "(none)")) {
       g_strlcat(host, ".", sizeof host);

@@ -8,7 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(avma-port-error-quark, avma_port_error)
+G_DEFINE_QUARK(avma - port - error - quark, avma_port_error)
 
 int avma_port_open(const char *path, GError **error) {
   int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

@@ -7,16 +7,16 @@
 
 typedef struct {
   /* installed key */
-  char *key;                   /* normalised; NULL when none */
-  gboolean key_is_avma;        /* in the AVMA catalogue */
-  AvmaVersion key_version;     /* the key's product (AVMA keys) */
+  char *key;               /* normalised; NULL when none */
+  gboolean key_is_avma;    /* in the AVMA catalogue */
+  AvmaVersion key_version; /* the key's product (AVMA keys) */
   AvmaEdition key_edition;
   gint64 key_installed_at;
   /* licence */
   gboolean licensed;
-  gint64 granted_until;        /* local clock */
+  gint64 granted_until; /* local clock */
   gint64 last_attempt;
-  char *last_notification;     /* "" before the first attempt */
+  char *last_notification; /* "" before the first attempt */
   char *last_reason;
   gint64 last_success;
   guint failures;
@@ -27,9 +27,9 @@ typedef struct {
   char *vm_name;
   char *vm_id;
   /* KVP bookkeeping */
-  gboolean published;          /* intrinsic items were sent to a host */
-  gboolean pending_clear;      /* the host must be told to drop what we published */
-  char *guest_id;              /* stable id of this guest install (Guest IAID) */
+  gboolean published;     /* intrinsic items were sent to a host */
+  gboolean pending_clear; /* the host must be told to drop what we published */
+  char *guest_id;         /* stable id of this guest install (Guest IAID) */
 } AvmaGuestState;
 
 void avma_guest_state_free(AvmaGuestState *s);

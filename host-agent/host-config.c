@@ -42,8 +42,8 @@ static gboolean get_int(GKeyFile *kf, const char *group, const char *key, gint64
   gint64 v = g_key_file_get_int64(kf, group, key, &local);
   if (local || v < min || v > max) {
     g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "[%s] %s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-                group, key, min, max);
+                "[%s] %s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, group,
+                key, min, max);
     return FALSE;
   }
   *out = v;

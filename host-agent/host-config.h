@@ -14,8 +14,8 @@ typedef struct {
 
 typedef struct {
   char *state_dir;
-  char *connect_uri;       /* libvirt URI; NULL = default */
-  gint64 validity;         /* seconds granted on success */
+  char *connect_uri; /* libvirt URI; NULL = default */
+  gint64 validity;   /* seconds granted on success */
   AvmaJournalMode journal;
   gboolean ensure_channel; /* add the channel to every defined domain */
   GPtrArray *channels;     /* AvmaChannelSpec*: fixed channels (no libvirt) */

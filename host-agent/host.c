@@ -5,8 +5,8 @@
 #include "timeutil.h"
 
 #include <gio/gio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/utsname.h>
 
 #define INVALID_DATA_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
@@ -81,8 +81,12 @@ void avma_host_free(AvmaHost *h) {
   g_free(h);
 }
 
-const AvmaHostConfig *avma_host_config(AvmaHost *h) { return h->config; }
-const char *avma_host_identity(AvmaHost *h) { return h->host_id; }
+const AvmaHostConfig *avma_host_config(AvmaHost *h) {
+  return h->config;
+}
+const char *avma_host_identity(AvmaHost *h) {
+  return h->host_id;
+}
 
 const AvmaLicence *avma_host_licence(AvmaHost *h) {
   gboolean changed = FALSE;
@@ -120,13 +124,19 @@ GPtrArray *avma_host_vms(AvmaHost *h) {
   return out;
 }
 
-const char *avma_vm_name(AvmaVm *vm) { return vm->name; }
-const char *avma_vm_uuid(AvmaVm *vm) { return vm->uuid; }
+const char *avma_vm_name(AvmaVm *vm) {
+  return vm->name;
+}
+const char *avma_vm_uuid(AvmaVm *vm) {
+  return vm->uuid;
+}
 void avma_vm_set_name(AvmaVm *vm, const char *name) {
   g_free(vm->name);
   vm->name = g_strdup(name);
 }
-JsonObject *avma_vm_last_event(AvmaVm *vm) { return vm->last_event; }
+JsonObject *avma_vm_last_event(AvmaVm *vm) {
+  return vm->last_event;
+}
 
 JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool) {
   JsonObject *o = json_object_new();
@@ -147,7 +157,8 @@ AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm) {
   avma_record_list_add(r, AVMA_KEY_VirtualMachineName, vm->name);
   avma_record_list_add(r, AVMA_KEY_VirtualMachineId, vm->uuid);
   gboolean set = l->version != AVMA_VERSION_UNKNOWN;
-  avma_record_list_add(r, AVMA_KEY_HostingSystemEditionId, set ? avma_edition_name(l->edition) : "");
+  avma_record_list_add(r, AVMA_KEY_HostingSystemEditionId,
+                       set ? avma_edition_name(l->edition) : "");
   int major = 0, minor = 0;
   if (set) {
     major = l->version == AVMA_VERSION_2012R2 ? 2012 : atoi(avma_version_name(l->version));
@@ -264,7 +275,8 @@ void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code
                                 l->version ? avma_version_name(l->version) : "");
   json_object_set_string_member(ev, "host_id", h->host_id);
   vm->invalid_suppressed = 0;
-  g_autofree char *msg = g_strdup_printf("AVMA request from %s: Invalid Data (%s)", vm->name, reason);
+  g_autofree char *msg =
+      g_strdup_printf("AVMA request from %s: Invalid Data (%s)", vm->name, reason);
   g_autoptr(GError) err = NULL;
   if (!avma_event_log_append(h->log, ev, msg, &err))
     g_warning("cannot log event: %s", err->message);

@@ -80,8 +80,8 @@ int main(int argc, char **argv) {
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   g_unix_signal_add(SIGTERM, on_signal, loop);
   g_unix_signal_add(SIGINT, on_signal, loop);
-  g_message("avma-hostd %s serving %u channel(s), state in %s", AVMA_VERSION,
-            config->channels->len, config->state_dir);
+  g_message("avma-hostd %s serving %u channel(s), state in %s", AVMA_VERSION, config->channels->len,
+            config->state_dir);
   g_main_loop_run(loop);
   g_message("avma-hostd stopping");
   return 0;

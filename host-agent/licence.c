@@ -67,8 +67,8 @@ JsonObject *avma_licence_to_json(const AvmaLicence *l) {
   json_object_set_string_member(o, "set_at", at);
   json_object_set_string_member(o, "set_by", l->set_by ? l->set_by : "");
   AvmaHostLicence h = avma_licence_policy_view(l);
-  json_object_set_boolean_member(o, "activates_guests", set && h.activated &&
-                                                            h.edition == AVMA_EDITION_DATACENTER);
+  json_object_set_boolean_member(o, "activates_guests",
+                                 set && h.activated && h.edition == AVMA_EDITION_DATACENTER);
   return o;
 }
 

@@ -10,9 +10,9 @@ typedef struct {
   AvmaVersion version; /* UNKNOWN: never set */
   AvmaEdition edition;
   gboolean activated;
-  char key_last5[6];   /* "" when no key was given */
-  gint64 set_at;       /* unix seconds */
-  char *set_by;        /* user name */
+  char key_last5[6]; /* "" when no key was given */
+  gint64 set_at;     /* unix seconds */
+  char *set_by;      /* user name */
 } AvmaLicence;
 
 void avma_licence_clear(AvmaLicence *l);

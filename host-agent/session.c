@@ -273,7 +273,9 @@ static void on_stop(AvmaChannel *ch, AvmaChannelEvent ev, const GError *error, g
   AvmaSession *s = user;
   (void)ch;
   g_message("%s: channel closed (%s%s%s)", avma_vm_name(s->vm),
-            ev == AVMA_CHANNEL_EOF ? "eof" : ev == AVMA_CHANNEL_HUP ? "hang-up" : "error",
+            ev == AVMA_CHANNEL_EOF   ? "eof"
+            : ev == AVMA_CHANNEL_HUP ? "hang-up"
+                                     : "error",
             error ? ": " : "", error ? error->message : "");
   disconnect(s);
   schedule_reconnect(s);
@@ -353,7 +355,15 @@ void avma_session_set_path(AvmaSession *s, const char *socket_path) {
     schedule_reconnect(s);
 }
 
-const char *avma_session_path(AvmaSession *s) { return s->path; }
-gboolean avma_session_connected(AvmaSession *s) { return s->ch != NULL; }
-AvmaVm *avma_session_vm(AvmaSession *s) { return s->vm; }
-const AvmaSessionStats *avma_session_stats(AvmaSession *s) { return &s->stats; }
+const char *avma_session_path(AvmaSession *s) {
+  return s->path;
+}
+gboolean avma_session_connected(AvmaSession *s) {
+  return s->ch != NULL;
+}
+AvmaVm *avma_session_vm(AvmaSession *s) {
+  return s->vm;
+}
+const AvmaSessionStats *avma_session_stats(AvmaSession *s) {
+  return &s->stats;
+}

@@ -119,14 +119,17 @@ e2e_kill_user_procs() {
 # ---- (h) cleanup -------------------------------------------------------------------------------
 e2e_cleanup() {
   local rc=$? d p
-  trap - EXIT INT TERM
+  trap - EXIT
+  trap '' INT TERM # finish the cleanup even when interrupted again
   [[ -n ${E2E_TMP:-} ]] || return "$rc"
   if [[ -n ${E2E_UID:-} ]]; then
     if [[ -S $E2E_XDG_RUNTIME/libvirt/libvirt-sock ]]; then
+      local dpids=()
       for d in $(e2e_as_user timeout 10 virsh -q -c "$E2E_URI" list --name 2>/dev/null); do
         e2e_as_user timeout 10 virsh -q -c "$E2E_URI" destroy "$d" &>/dev/null &
+        dpids+=($!)
       done
-      wait
+      ((${#dpids[@]})) && wait "${dpids[@]}"
     fi
     for p in "${E2E_BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     [[ ${E2E_DEBUG_CLEANUP:-0} == 1 ]] && { e2e_log "cleanup: domains destroyed"; ps -o pid,etime,args -U "$E2E_UID" >&2; }

@@ -1,0 +1,38 @@
+/* cli-common: helpers shared by the avma-host verbs. */
+#include "cli.h"
+
+#include <stdarg.h>
+
+int avma_cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("avma-host: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 1;
+}
+
+AvmaHostConfig *avma_cli_config(const AvmaCliGlobals *g, GError **error) {
+  return avma_host_config_load(g->config_path, g->state_dir, g->connect_uri, error);
+}
+
+gboolean avma_cli_parse(const char *verb, const char *params, GOptionEntry *entries, int *argc,
+                        char ***argv, GError **error) {
+  g_autoptr(GOptionContext) ctx = g_option_context_new(params);
+  g_autofree char *summary = g_strdup_printf("avma-host %s", verb);
+  g_option_context_set_summary(ctx, summary);
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  return g_option_context_parse(ctx, argc, argv, error);
+}
+
+void avma_cli_print_json(JsonNode *node) {
+  g_autofree char *s = json_to_string(node, TRUE);
+  printf("%s\n", s);
+}
+
+void avma_cli_print_object(JsonObject *o) {
+  g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
+  json_node_set_object(n, o);
+  avma_cli_print_json(n);
+}
