@@ -62,6 +62,8 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   c->max_records = 64;
   c->max_queued = 256 * 1024;
   c->reconnect_max_ms = 10000;
+  c->activations_per_min = 12;
+  c->activation_burst = 30;
 
   g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_HOST_DEFAULT_CONFIG;
@@ -77,7 +79,7 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   g_autofree char *uri = g_key_file_get_string(kf, "host", "connect", NULL);
   c->connect_uri = g_strdup(connect_uri ? connect_uri : uri);
   gint64 v = c->validity;
-  if (!get_int(kf, "host", "validity", 60, 10LL * 365 * 24 * 3600, &v, error))
+  if (!get_int(kf, "host", "validity", 1, 10LL * 365 * 24 * 3600, &v, error))
     return NULL;
   c->validity = v;
   g_autofree char *journal = g_key_file_get_string(kf, "host", "journal", NULL);
@@ -114,6 +116,19 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   if (!get_int(kf, "limits", "reconnect_max_ms", 100, 3600000, &v, error))
     return NULL;
   c->reconnect_max_ms = (guint)v;
+  /* At least one maximum frame, so any single reply can always be queued. */
+  v = (gint64)c->max_queued;
+  if (!get_int(kf, "limits", "max_queued_bytes", 65536, 64 * 1024 * 1024, &v, error))
+    return NULL;
+  c->max_queued = (gsize)v;
+  v = (gint64)c->activations_per_min;
+  if (!get_int(kf, "limits", "activations_per_minute", 1, 100000, &v, error))
+    return NULL;
+  c->activations_per_min = (double)v;
+  v = (gint64)c->activation_burst;
+  if (!get_int(kf, "limits", "activation_burst", 1, 100000, &v, error))
+    return NULL;
+  c->activation_burst = (double)v;
 
   g_auto(GStrv) names = g_key_file_get_keys(kf, "channels", NULL, NULL);
   for (char **n = names; n && *n; n++) {

@@ -156,8 +156,10 @@ static void handle_request(AvmaSession *s, const AvmaFrame *f) {
       return;
     }
     if (f->type == AVMA_MSG_DELETE) {
-      if (n == 0)
+      if (n == 0) {
         avma_vm_kvp_delete(s->host, s->vm, NULL);
+        g_message("%s: guest removed all the KVP data it published", avma_vm_name(s->vm));
+      }
       for (size_t i = 0; i < n; i++)
         avma_vm_kvp_delete(s->host, s->vm, &recs[i]);
       send_reply(s, AVMA_MSG_ACK, 0, f, NULL);

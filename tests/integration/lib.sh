@@ -41,7 +41,8 @@ licence() { host license set --version "$1" --edition "$2" --activated "$3" >/de
 hostd() {
   local args=()
   for vm in "$@"; do args+=(--channel "$vm=$T/$vm.sock"); done
-  "$B/avma-hostd" --state-dir "$T/host" "${args[@]}" >>"$T/hostd.log" 2>&1 &
+  [[ ${HOSTD_CONF:-} ]] && args+=(--config "$HOSTD_CONF")
+  ${AVMA_WRAP:-} "$B/avma-hostd" --state-dir "$T/host" "${args[@]}" >>"$T/hostd.log" 2>&1 &
   HOSTD_PID=$!
   PIDS+=($HOSTD_PID)
   sleep 0.3
@@ -70,7 +71,7 @@ guest() {
 guestd() {
   local name=$1; shift
   [[ -e $T/$name.conf ]] || guest_conf "$name"
-  "$B/avma-guestd" --config "$T/$name.conf" --state-dir "$T/g-$name" --port "$T/$name.pty" "$@" \
+  ${AVMA_WRAP:-} "$B/avma-guestd" --config "$T/$name.conf" --state-dir "$T/g-$name" --port "$T/$name.pty" "$@" \
     >>"$T/guestd-$name.log" 2>&1 &
   eval "GUESTD_PID_$name=$!"
   PIDS+=($!)
@@ -78,11 +79,11 @@ guestd() {
 # events of a guest / the host as JSON
 gev() { guest "$1" events --json; }
 hev() { host events --json; }
-# wait_for SECONDS CMD...: poll until CMD succeeds
+# wait_for SECONDS 'SHELL CONDITION': poll until the condition (evaluated afresh each time) holds
 wait_for() {
   local s=$1; shift
   local end=$((SECONDS + s))
-  while ((SECONDS <= end)); do "$@" && return 0; sleep 0.2; done
+  while ((SECONDS <= end)); do eval "$*" && return 0; sleep 0.2; done
   return 1
 }
 # count of guest events with a notification
