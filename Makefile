@@ -94,7 +94,7 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/kvp-schema.h
 
 BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest
 
-.PHONY: all deps build demo check clean format check-format
+.PHONY: all deps build demo check clean format
 all: deps
 	$(MAKE) build
 build: $(BINS)
@@ -103,6 +103,7 @@ build: $(BINS)
 CHECK_TARGETS :=
 include tests/unit/unit.mk
 include tests/integration/integration.mk
+include tests/lint.mk
 -include tests/fuzz/fuzz.mk
 -include tests/e2e/e2e.mk
 -include tests/bench/bench.mk
@@ -119,8 +120,6 @@ check: deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
-check-format:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) build-*

@@ -177,7 +177,7 @@ bool avma_key_syntax_valid(const char *key) {
     return false;
   size_t ns = 0;
   size_t i = 0;
-  for (; key[i] && i < AVMA_KEY_LEN; i++) {
+  for (; key[i] && i < AVMA_PRODUCT_KEY_LEN; i++) {
     char c = key[i];
     if (i % 6 == 5) {
       if (c != '-')
@@ -188,7 +188,7 @@ bool avma_key_syntax_valid(const char *key) {
       return false; /* strchr would also match the terminator, but c is never NUL here */
     }
   }
-  return i == AVMA_KEY_LEN && key[i] == '\0' && ns == 1;
+  return i == AVMA_PRODUCT_KEY_LEN && key[i] == '\0' && ns == 1;
 }
 
 const AvmaCatalogueEntry *avma_catalogue_lookup(const char *key) {

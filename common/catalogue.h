@@ -21,7 +21,7 @@ typedef enum {
   AVMA_EDITION_ESSENTIALS,
 } AvmaEdition;
 
-#define AVMA_KEY_LEN 29 /* XXXXX-XXXXX-XXXXX-XXXXX-XXXXX */
+#define AVMA_PRODUCT_KEY_LEN 29 /* XXXXX-XXXXX-XXXXX-XXXXX-XXXXX */
 
 const char *avma_version_name(AvmaVersion v);    /* "2012R2", "2016", ...; "unknown" */
 const char *avma_version_display(AvmaVersion v); /* "Windows Server 2012 R2", ... */

@@ -28,7 +28,7 @@ static void check_key(const char *s) {
   char *again = malloc(m + 1);
   check(avma_key_normalise(exact, again, m + 1) && strcmp(again, exact) == 0); /* idempotent */
   bool syntax = avma_key_syntax_valid(exact);
-  check(!syntax || m == AVMA_KEY_LEN);
+  check(!syntax || m == AVMA_PRODUCT_KEY_LEN);
   const AvmaCatalogueEntry *e = avma_catalogue_lookup(exact);
   if (e) {
     check(syntax && strcmp(e->key, exact) == 0);

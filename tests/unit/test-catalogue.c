@@ -42,7 +42,7 @@ static void test_all_fifteen_keys(void **state) {
   assert_int_equal(N_BRIEF, 15);
   for (size_t i = 0; i < N_BRIEF; i++) {
     /* As typed by someone: lower case, spaces inside groups. */
-    char messy[64], norm[AVMA_KEY_LEN + 1];
+    char messy[64], norm[AVMA_PRODUCT_KEY_LEN + 1];
     size_t m = 0;
     for (const char *p = brief_keys[i].key; *p; p++) {
       messy[m++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
@@ -73,7 +73,7 @@ static void test_all_fifteen_keys(void **state) {
 
 static void test_normalise(void **state) {
   (void)state;
-  char out[AVMA_KEY_LEN + 1];
+  char out[AVMA_PRODUCT_KEY_LEN + 1];
   assert_true(avma_key_normalise("tnk62-rxvtb-4p47b - 2d623-4gf74", out, sizeof out));
   assert_string_equal(out, "TNK62-RXVTB-4P47B-2D623-4GF74");
   const AvmaCatalogueEntry *e = avma_catalogue_lookup(out);
@@ -126,7 +126,7 @@ static void test_syntax(void **state) {
   /* Letters and digits outside the product-key alphabet, at a position that is not the N. */
   const char *forbidden = "AEIOULSZ015";
   for (const char *c = forbidden; *c; c++) {
-    char k[AVMA_KEY_LEN + 1];
+    char k[AVMA_PRODUCT_KEY_LEN + 1];
     memcpy(k, good, sizeof k);
     k[0] = *c;
     if (avma_key_syntax_valid(k))
@@ -138,7 +138,7 @@ static void test_syntax(void **state) {
   /* Every allowed character is allowed at every position. */
   const char *alphabet = "BCDFGHJKMPQRTVWXY2346789";
   for (const char *c = alphabet; *c; c++) {
-    char k[AVMA_KEY_LEN + 1];
+    char k[AVMA_PRODUCT_KEY_LEN + 1];
     memcpy(k, good, sizeof k);
     k[3] = *c;
     k[28] = *c;
@@ -150,8 +150,8 @@ static void test_syntax(void **state) {
   assert_false(avma_key_syntax_valid("NNNNN-NNNNN-NNNNN-NNNNN-NNNNN"));
   assert_true(avma_key_syntax_valid("BBBBB-BBBBB-BBBBB-BBBBB-BBBBN"));
   /* Exact-size buffer without slack. */
-  char *exact = malloc(AVMA_KEY_LEN + 1);
-  memcpy(exact, good, AVMA_KEY_LEN + 1);
+  char *exact = malloc(AVMA_PRODUCT_KEY_LEN + 1);
+  memcpy(exact, good, AVMA_PRODUCT_KEY_LEN + 1);
   assert_true(avma_key_syntax_valid(exact));
   free(exact);
 }
