@@ -25,7 +25,11 @@ typedef struct {
   guint frame_deadline_ms; /* a started frame must complete within this */
   guint max_records;       /* records kept per VM and pool */
   gsize max_queued;        /* bytes queued towards one guest */
-  guint reconnect_max_ms;  /* back-off cap when a channel socket is gone */
+  /* ACTIVATE requests are also limited on their own: each one is an fsync'ed 12310 record, so a
+   * guest must not be able to fill the disk or stall the loop with them. */
+  double activations_per_min; /* sustained ACTIVATE requests per minute per channel */
+  double activation_burst;    /* bucket size */
+  guint reconnect_max_ms;     /* back-off cap when a channel socket is gone */
 } AvmaHostConfig;
 
 void avma_host_config_free(AvmaHostConfig *c);
