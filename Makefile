@@ -12,7 +12,7 @@ VERSION := 0.1.0
 # Debian packages the build and the tests need. Fragments append to DEPS_PKGS.
 DEPS_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev \
              libvirt-dev libvirt-glib-1.0-dev libxml2-dev libsqlite3-dev libcmocka-dev \
-             socat jq procps psmisc
+             socat jq procps psmisc bc clang-format git
 
 PURE_PKGS :=
 GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd
