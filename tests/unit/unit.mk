@@ -6,7 +6,7 @@
 UNIT_PURE := frame kvp schema catalogue policy
 # Tests of the glib modules and agent libraries.
 UNIT_GLIB :=
-UNIT_GLIB += activation exchange
+UNIT_GLIB += activation exchange channel
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
