@@ -13,6 +13,8 @@ VERSION := 0.1.0
 DEPS_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev \
              libvirt-dev libvirt-glib-1.0-dev libxml2-dev libsqlite3-dev libcmocka-dev \
              socat jq procps psmisc bc clang-format git
+# sqlite3: the history tests read STATE/history.db as an auditor would.
+DEPS_PKGS += sqlite3
 
 PURE_PKGS :=
 GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd
@@ -105,6 +107,7 @@ include tests/unit/unit.mk
 include tests/integration/integration.mk
 include tests/lint.mk
 -include tests/fuzz/fuzz.mk
+-include tests/sanitizers/sanitizers.mk
 -include tests/e2e/e2e.mk
 -include tests/bench/bench.mk
 -include packaging/packaging.mk

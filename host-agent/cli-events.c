@@ -1,28 +1,47 @@
-/* cli-events: `avma-host events`, the 12310 history. */
+/* cli-events: `avma-host events`, the 12310 history: from the history store (plus what the
+ * daemon has not imported yet), or from events.jsonl when there is no store. */
 #include "cli.h"
 #include "events.h"
+#include "history.h"
 #include "timeutil.h"
 
 #include <string.h>
 
-static gboolean event_matches(JsonObject *ev, gint64 since, gint64 until, const char *vm,
-                              const char *notification) {
-  const char *t = json_object_get_string_member_with_default(ev, "time", "");
-  gint64 ts = 0;
-  if ((since || until) && !avma_time_parse(t, &ts))
-    return FALSE;
-  if (since && ts < since)
-    return FALSE;
-  if (until && ts >= until)
-    return FALSE;
-  if (vm && g_strcmp0(json_object_get_string_member_with_default(ev, "vm", ""), vm) &&
-      g_ascii_strcasecmp(json_object_get_string_member_with_default(ev, "vm_uuid", ""), vm))
-    return FALSE;
-  if (notification &&
-      g_ascii_strcasecmp(json_object_get_string_member_with_default(ev, "notification", ""),
-                         notification))
-    return FALSE;
-  return TRUE;
+/* Every matching record, oldest first. */
+static GPtrArray *load_events(const AvmaHostConfig *c, const char *path, const AvmaEventFilter *f,
+                              GError **error) {
+  g_autofree char *db = avma_host_state_path(c, AVMA_HISTORY_FILE);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(AvmaHistory) h = avma_history_open_read(db, &local);
+  if (h) {
+    GPtrArray *sel = avma_history_events(h, f, error);
+    if (!sel)
+      return NULL;
+    /* Lines the daemon has not imported (it is stopped, or behind): the log is complete. */
+    g_autoptr(GPtrArray) pending =
+        avma_history_log_pending(h, AVMA_HISTORY_LOG_EVENTS, path, error);
+    if (!pending) {
+      g_ptr_array_unref(sel);
+      return NULL;
+    }
+    for (guint i = 0; i < pending->len; i++)
+      if (avma_event_filter_match(f, pending->pdata[i]))
+        g_ptr_array_add(sel, json_object_ref(pending->pdata[i]));
+    return sel;
+  }
+  if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    fprintf(stderr, "avma-host: warning: %s; reading %s instead\n", local->message, path);
+  guint skipped = 0;
+  g_autoptr(GPtrArray) all = avma_event_log_read(path, &skipped, error);
+  if (!all)
+    return NULL;
+  if (skipped)
+    fprintf(stderr, "avma-host: warning: %u unreadable line(s) in %s skipped\n", skipped, path);
+  GPtrArray *sel = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
+  for (guint i = 0; i < all->len; i++)
+    if (avma_event_filter_match(f, all->pdata[i]))
+      g_ptr_array_add(sel, json_object_ref(all->pdata[i]));
+  return sel;
 }
 
 int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
@@ -57,16 +76,10 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
   if (!c)
     return avma_cli_fail("%s", err->message);
   g_autofree char *path = avma_host_state_path(c, "events.jsonl");
-  guint skipped = 0;
-  g_autoptr(GPtrArray) all = avma_event_log_read(path, &skipped, &err);
-  if (!all)
+  AvmaEventFilter f = {since, until, vm, notif};
+  g_autoptr(GPtrArray) sel = load_events(c, path, &f, &err);
+  if (!sel)
     return avma_cli_fail("events: %s", err->message);
-  if (skipped)
-    fprintf(stderr, "avma-host: warning: %u unreadable line(s) in %s skipped\n", skipped, path);
-  g_autoptr(GPtrArray) sel = g_ptr_array_new();
-  for (guint i = 0; i < all->len; i++)
-    if (event_matches(all->pdata[i], since, until, vm, notif))
-      g_ptr_array_add(sel, all->pdata[i]);
   if (json) {
     avma_events_print_json(sel);
     return 0;

@@ -28,3 +28,7 @@ typedef int (*AvmaCliVerb)(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_license_set(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_license_show(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_channel_add(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_channel_remove(const AvmaCliGlobals *g, int argc, char **argv);

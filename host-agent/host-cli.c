@@ -18,6 +18,10 @@ static const VerbEntry verbs[] = {
     {"license show", avma_cli_license_show, "license show [--json]"},
     {"events", avma_cli_events,
      "events [--since T] [--until T] [--vm NAME|UUID] [--notification N] [--json]"},
+    {"report", avma_cli_report, "report --month YYYY-MM [--format text|csv|json] [--as-of T]"},
+    {"vms", avma_cli_vms, "vms [--json]"},
+    {"channel add", avma_cli_channel_add, "channel add DOMAIN... | --all"},
+    {"channel remove", avma_cli_channel_remove, "channel remove DOMAIN... | --all"},
 };
 
 static void usage(FILE *f) {

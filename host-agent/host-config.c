@@ -16,6 +16,7 @@ void avma_host_config_free(AvmaHostConfig *c) {
     return;
   g_free(c->state_dir);
   g_free(c->connect_uri);
+  g_free(c->metrics_textfile);
   g_ptr_array_unref(c->channels);
   g_free(c);
 }
@@ -62,6 +63,8 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   c->max_records = 64;
   c->max_queued = 256 * 1024;
   c->reconnect_max_ms = 10000;
+  c->history_retention_months = 25;
+  c->history_confirm_s = 60;
   c->activations_per_min = 12;
   c->activation_burst = 30;
 
@@ -116,6 +119,18 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   if (!get_int(kf, "limits", "reconnect_max_ms", 100, 3600000, &v, error))
     return NULL;
   c->reconnect_max_ms = (guint)v;
+  v = c->history_retention_months;
+  if (!get_int(kf, "history", "retention_months", 1, 1200, &v, error))
+    return NULL;
+  c->history_retention_months = (guint)v;
+  v = c->history_confirm_s;
+  if (!get_int(kf, "history", "confirm_running_within", 1, 86400, &v, error))
+    return NULL;
+  c->history_confirm_s = (guint)v;
+  /* Beside the rest of the state by default: the unit lets the daemon write nowhere else. */
+  g_autofree char *prom = g_key_file_get_string(kf, "metrics", "textfile", NULL);
+  c->metrics_textfile =
+      prom ? g_strstrip(g_steal_pointer(&prom)) : g_build_filename(c->state_dir, "avma.prom", NULL);
   /* At least one maximum frame, so any single reply can always be queued. */
   v = (gint64)c->max_queued;
   if (!get_int(kf, "limits", "max_queued_bytes", 65536, 64 * 1024 * 1024, &v, error))

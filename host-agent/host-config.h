@@ -30,6 +30,10 @@ typedef struct {
   double activations_per_min; /* sustained ACTIVATE requests per minute per channel */
   double activation_burst;    /* bucket size */
   guint reconnect_max_ms;     /* back-off cap when a channel socket is gone */
+  /* compliance history and metrics */
+  guint history_retention_months; /* [history] retention_months: whole months kept */
+  guint history_confirm_s;        /* [history] confirm_running_within: see recorder.h */
+  char *metrics_textfile;         /* [metrics] textfile; "" = none */
 } AvmaHostConfig;
 
 void avma_host_config_free(AvmaHostConfig *c);

@@ -16,6 +16,11 @@ typedef struct {
   gpointer user;
 } Observer;
 
+typedef struct {
+  AvmaHostVmObserver fn;
+  gpointer user;
+} VmObserver;
+
 struct AvmaVm {
   char *name;
   char *uuid;
@@ -23,6 +28,7 @@ struct AvmaVm {
   JsonObject *last_event;
   gint64 invalid_logged_at; /* monotonic us */
   guint invalid_suppressed;
+  gboolean running; /* runs on this host now (avma_host_vm_seen) */
 };
 
 struct AvmaHost {
@@ -34,6 +40,7 @@ struct AvmaHost {
   char *arch;
   GHashTable *vms; /* uuid-or-name -> AvmaVm */
   GArray *observers;
+  GArray *vm_observers;
 };
 
 static void vm_free(gpointer p) {
@@ -52,6 +59,7 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   h->config = config;
   h->vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vm_free);
   h->observers = g_array_new(FALSE, FALSE, sizeof(Observer));
+  h->vm_observers = g_array_new(FALSE, FALSE, sizeof(VmObserver));
   if (!avma_ensure_dir(config->state_dir, 0750, error))
     return NULL;
   h->host_id = avma_host_id(config->state_dir, error);
@@ -73,6 +81,8 @@ void avma_host_free(AvmaHost *h) {
     g_hash_table_unref(h->vms);
   if (h->observers)
     g_array_unref(h->observers);
+  if (h->vm_observers)
+    g_array_unref(h->vm_observers);
   avma_licence_cache_free(h->licence);
   avma_event_log_free(h->log);
   g_free(h->host_id);
@@ -173,6 +183,9 @@ AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm) {
 }
 
 static void notify_observers(AvmaHost *h, AvmaVm *vm, JsonObject *ev) {
+  /* A request came over the VM's channel, so it runs here, whatever else said so or not. */
+  if (!vm->running)
+    avma_host_vm_seen(h, vm, TRUE, "request-received");
   for (guint i = 0; i < h->observers->len; i++) {
     Observer *o = &g_array_index(h->observers, Observer, i);
     o->fn(h, vm, ev, o->user);
@@ -302,6 +315,40 @@ gboolean avma_vm_kvp_set(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, GError **
   return TRUE;
 }
 
+gboolean avma_vm_kvp_set_all(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                             GError **error) {
+  /* Count the keys each pool would gain (a key repeated within the request counts once), so the
+   * cap is checked before anything changes. n is at most AVMA_KVP_MAX_RECORDS. */
+  guint added[AVMA_POOL__COUNT] = {0};
+  for (size_t i = 0; i < n; i++) {
+    const AvmaRecord *r = &recs[i];
+    if (r->pool != AVMA_POOL_GUEST && r->pool != AVMA_POOL_AUTO) {
+      g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_SCHEMA,
+                  "pool %s is not written by the guest", avma_pool_name(r->pool));
+      return FALSE;
+    }
+    gboolean repeat = FALSE;
+    for (size_t j = 0; j < i && !repeat; j++)
+      repeat = recs[j].pool == r->pool && recs[j].key_len == r->key_len &&
+               memcmp(recs[j].key, r->key, r->key_len) == 0;
+    g_autofree char *key = g_strndup(r->key, r->key_len);
+    if (!repeat && !g_hash_table_contains(vm->pools[r->pool], key))
+      added[r->pool]++;
+  }
+  for (int p = 0; p < AVMA_POOL__COUNT; p++) {
+    if (added[p] && g_hash_table_size(vm->pools[p]) + added[p] > h->config->max_records) {
+      g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_TOO_BIG,
+                  "pool %s would hold more than %u records", avma_pool_name((AvmaPool)p),
+                  h->config->max_records);
+      return FALSE;
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    if (!avma_vm_kvp_set(h, vm, &recs[i], error))
+      return FALSE; /* cannot happen after the checks above */
+  return TRUE;
+}
+
 void avma_vm_kvp_get(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, AvmaRecordList *out) {
   g_autofree char *key = g_strndup(r->key, r->key_len);
   if (r->pool == AVMA_POOL_AUTO_EXTERNAL) {
@@ -366,4 +413,24 @@ AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, gu
 void avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user) {
   Observer o = {fn, user};
   g_array_append_val(h->observers, o);
+}
+
+void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why) {
+  if (!vm->running == !running)
+    return;
+  vm->running = running;
+  g_debug("%s: %s (%s)", vm->name, running ? "running" : "stopped", why ? why : "");
+  for (guint i = 0; i < h->vm_observers->len; i++) {
+    VmObserver *o = &g_array_index(h->vm_observers, VmObserver, i);
+    o->fn(h, vm, running, why, o->user);
+  }
+}
+
+gboolean avma_vm_running(AvmaVm *vm) {
+  return vm->running;
+}
+
+void avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user) {
+  VmObserver o = {fn, user};
+  g_array_append_val(h->vm_observers, o);
 }

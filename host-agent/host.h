@@ -45,6 +45,10 @@ void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code
 
 /* The VM's KVP store. SET checks the schema writer (guest) and the per-pool cap. */
 gboolean avma_vm_kvp_set(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, GError **error);
+/* SET of a whole request: all records or none (a request that would pass the cap changes
+ * nothing). */
+gboolean avma_vm_kvp_set_all(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                             GError **error);
 /* GET: append found records of (pool,key) to out. */
 void avma_vm_kvp_get(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, AvmaRecordList *out);
 /* DELETE one key of a guest-written pool; with r NULL, drop all the guest published. */
@@ -56,3 +60,15 @@ AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, gu
 /* Observers see every 12310 event after it is durable (history store, metadata, metrics). */
 typedef void (*AvmaHostObserver)(AvmaHost *h, AvmaVm *vm, JsonObject *event, gpointer user);
 void avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user);
+
+/* VM lifecycle: whether the VM runs on this host now. Whoever knows says so: libvirt discovery
+ * when a domain starts or stops, a fixed channel's session when its socket connects or the peer
+ * goes away, and the host itself when a request arrives from a VM not known to run (a request
+ * proves it does). Saying the same twice does nothing; a change goes to the VM observers (the
+ * history's "ran here" intervals, metrics). why: a short reason kept in the history, such as
+ * "domain-started" or "channel-connected". */
+void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why);
+gboolean avma_vm_running(AvmaVm *vm);
+typedef void (*AvmaHostVmObserver)(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why,
+                                   gpointer user);
+void avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user);

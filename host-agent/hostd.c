@@ -1,14 +1,65 @@
-/* avma-hostd: the host agent daemon. Wiring only: options, config, host core, channel sessions,
- * signals. */
+/* avma-hostd: the host agent daemon. Wiring only: options, config, host core, channel sessions
+ * (fixed, or found through libvirt), metadata, the VM view, signals. */
 #include "host-config.h"
 #include "host.h"
+#include "metadata.h"
+#include "metrics.h"
+#include "recorder.h"
 #include "session.h"
+#include "virt.h"
+#include "vmview.h"
+#include "watcher.h"
 
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#define VIEW_DEBOUNCE_MS 1000
+#define METRICS_DEBOUNCE_MS 1000
+
+/* What STATE/vms.json is made of: libvirt's domains and the fixed channels. */
+typedef struct {
+  AvmaWatcher *watcher;
+  GPtrArray *sessions; /* fixed channels */
+  AvmaMetadata *metadata;
+  AvmaVmViewWriter *view;
+  gboolean stopping;
+} Daemon;
+
+static void collect_view(GPtrArray *vms, JsonObject *doc, gpointer user) {
+  Daemon *d = user;
+  if (d->watcher)
+    avma_watcher_collect(d->watcher, vms, doc);
+  for (guint i = 0; i < d->sessions->len; i++) {
+    AvmaSession *s = d->sessions->pdata[i];
+    g_ptr_array_add(vms, avma_vmview_entry_new(avma_session_vm(s), "", TRUE, NULL, s));
+  }
+  /* The last snapshot of a stopped daemon must not claim live connections. */
+  json_object_set_boolean_member(doc, "running", !d->stopping);
+  for (guint i = 0; d->stopping && i < vms->len; i++)
+    json_object_set_boolean_member(vms->pdata[i], "connected", FALSE);
+}
+
+static void view_changed(gpointer user) {
+  Daemon *d = user;
+  if (d->view)
+    avma_vmview_writer_touch(d->view);
+}
+static void on_session_notify(AvmaSession *s, gpointer user) {
+  (void)s;
+  view_changed(user);
+}
+static void on_decision(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
+  (void)h, (void)vm, (void)ev;
+  view_changed(user);
+}
+static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
+  Daemon *d = user;
+  if (d->metadata)
+    avma_metadata_set_connection(d->metadata, conn);
+}
 
 static gboolean on_signal(gpointer loop) {
   g_main_loop_quit(loop);
@@ -24,7 +75,8 @@ int main(int argc, char **argv) {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
       {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
       {"channel", 0, 0, G_OPTION_ARG_STRING_ARRAY, &channels,
-       "Serve a channel socket (repeatable; disables libvirt discovery)", "VMNAME=SOCKETPATH"},
+       "Serve a channel socket (repeatable; disables libvirt discovery unless --connect is given)",
+       "VMNAME=SOCKETPATH"},
       {"connect", 0, 0, G_OPTION_ARG_STRING, &connect_uri, "libvirt URI", "URI"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every connection", NULL},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
@@ -56,6 +108,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  g_autoptr(AvmaMetadata) metadata = NULL; /* freed after host, which holds its observer */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);
   if (!host) {
     fprintf(stderr, "avma-hostd: %s\n", err->message);
@@ -65,24 +118,58 @@ int main(int argc, char **argv) {
   if (l->version == AVMA_VERSION_UNKNOWN)
     g_warning("host licence not set: every guest gets Invalid Host (see `avma-host license set`)");
 
+  /* The compliance history. Before any session connects, so no VM start is missed. A store that
+   * cannot be opened does not stop activations: events.jsonl stays complete, and the store
+   * imports it when it works again. */
+  g_autofree char *history_path = avma_host_state_path(config, AVMA_HISTORY_FILE);
+  g_autoptr(AvmaHistory) history = avma_history_open_write(history_path, &err);
+  if (!history) {
+    g_warning("history store unusable, reports will lack what happens meanwhile: %s", err->message);
+    g_clear_error(&err);
+  }
+  g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
+  g_autoptr(AvmaMetrics) metrics =
+      avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
+
+  Daemon d = {0};
+  g_autofree char *view_path = avma_host_state_path(config, AVMA_VMVIEW_FILE);
+  g_autoptr(AvmaVmViewWriter) view =
+      avma_vmview_writer_new(view_path, VIEW_DEBOUNCE_MS, collect_view, &d);
+  d.view = view;
+  avma_host_add_observer(host, on_decision, &d);
   g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func((GDestroyNotify)avma_session_free);
+  d.sessions = sessions;
   for (guint i = 0; i < config->channels->len; i++) {
     AvmaChannelSpec *spec = config->channels->pdata[i];
     AvmaVm *vm = avma_host_vm(host, spec->name, NULL);
-    g_ptr_array_add(sessions, avma_session_new(host, vm, spec->path));
+    AvmaSession *s = avma_session_new(host, vm, spec->path);
+    avma_session_track_lifecycle(s);
+    avma_session_set_notify(s, on_session_notify, &d);
+    g_ptr_array_add(sessions, s);
   }
-  if (config->channels->len == 0) {
-    fprintf(stderr, "avma-hostd: no channels to serve: give --channel VMNAME=SOCKETPATH or "
-                    "[channels] in the config\n");
-    return 2;
+  /* libvirt discovery, unless fixed channels were given without an explicit --connect. */
+  g_autoptr(AvmaWatcher) watcher = NULL;
+  if (config->channels->len == 0 || connect_uri) {
+    metadata = avma_metadata_new(host);
+    d.metadata = metadata;
+    AvmaWatcherHooks hooks = {.changed = view_changed, .connection = on_libvirt_connection};
+    watcher = avma_watcher_new(host, avma_virt_uri(config), config->ensure_channel, &hooks, &d);
+    d.watcher = watcher;
   }
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   g_unix_signal_add(SIGTERM, on_signal, loop);
   g_unix_signal_add(SIGINT, on_signal, loop);
-  g_message("avma-hostd %s serving %u channel(s), state in %s", AVMA_VERSION, config->channels->len,
+  g_message("avma-hostd %s: %u fixed channel(s), libvirt %s, state in %s", AVMA_VERSION,
+            config->channels->len, watcher ? avma_watcher_uri(watcher) : "not used",
             config->state_dir);
+  if (watcher)
+    avma_watcher_start(watcher);
+  view_changed(&d);
   g_main_loop_run(loop);
   g_message("avma-hostd stopping");
+  d.stopping = TRUE;
+  if (!avma_vmview_writer_flush(view, &err))
+    g_warning("cannot write %s: %s", view_path, err->message);
   return 0;
 }

@@ -21,16 +21,31 @@ struct AvmaSession {
   AvmaChannel *ch;
   AvmaDecoder *dec; /* allocated only while bytes are pending: idle channels cost little */
   guint32 session_id;
+  guint32 last_seq; /* highest request seq answered in this session */
   guint reconnect_timer;
   guint reconnect_ms;
+  guint penalty_ms;    /* back-off after we hung up on the guest; grows while it keeps abusing */
+  gint64 connected_at; /* monotonic us */
   guint deadline_timer;
+  guint64 deadline_for; /* stream offset of the frame the deadline timer is running for */
   double tokens;
   gint64 tokens_at; /* monotonic us */
+  double act_tokens;
+  gint64 act_tokens_at;
   guint abuse;
   AvmaSessionStats stats;
+  AvmaSessionNotifyFn notify;
+  gpointer notify_user;
+  gboolean lifecycle; /* connect/close stand for the VM starting/stopping (fixed channels) */
 };
 
+static void notify(AvmaSession *s) {
+  if (s->notify)
+    s->notify(s, s->notify_user);
+}
+
 static void schedule_reconnect(AvmaSession *s);
+static void arm_reconnect(AvmaSession *s, guint ms);
 
 static void drop_decoder(AvmaSession *s) {
   g_clear_pointer(&s->dec, g_free);
@@ -41,15 +56,25 @@ static void drop_decoder(AvmaSession *s) {
 }
 
 static void disconnect(AvmaSession *s) {
+  gboolean was_connected = s->ch != NULL;
   g_clear_pointer(&s->ch, avma_channel_free);
   drop_decoder(s);
   s->session_id = 0;
+  if (was_connected)
+    notify(s);
 }
 
+/* We close on a guest only for abuse. Reconnecting at once would let it abuse again right away,
+ * so each hang-up doubles the wait (up to reconnect_max_ms) unless the connection had lasted that
+ * long. */
 static void hang_up(AvmaSession *s, const char *why) {
   g_message("%s: closing channel: %s", avma_vm_name(s->vm), why);
+  guint cap = avma_host_config(s->host)->reconnect_max_ms;
+  gboolean lasted =
+      s->connected_at && g_get_monotonic_time() - s->connected_at >= (gint64)cap * 1000;
+  s->penalty_ms = lasted || !s->penalty_ms ? RECONNECT_MIN_MS : MIN(s->penalty_ms * 2, cap);
   disconnect(s);
-  schedule_reconnect(s);
+  arm_reconnect(s, s->penalty_ms);
 }
 
 static void send_frame(AvmaSession *s, GBytes *b) {
@@ -58,15 +83,37 @@ static void send_frame(AvmaSession *s, GBytes *b) {
   g_autoptr(GError) err = NULL;
   gsize len;
   const guint8 *d = g_bytes_get_data(b, &len);
-  if (!avma_channel_write(s->ch, d, len, &err))
+  /* The queue is capped (max_queued): a guest that does not read its replies is disconnected
+   * rather than buffered for. */
+  if (!avma_channel_write(s->ch, d, len, &err)) {
+    avma_host_log_invalid_data(s->host, s->vm, "not-reading", err->message);
     hang_up(s, err->message);
+  }
+}
+
+/* Error messages quote what the guest sent (a key name, say): make them schema text (valid
+ * UTF-8, no control characters, within the key's length), or the guest could not even read the
+ * error it caused. */
+static char *schema_text(const char *message, gsize max_len) {
+  char *t = g_utf8_make_valid(message, -1);
+  for (char *p = t; *p; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7F)
+      *p = '?';
+  if (strlen(t) > max_len) {
+    char *end = t + max_len;
+    while (end > t && ((guchar)*end & 0xC0) == 0x80)
+      end--; /* back to the first byte of the character that does not fit */
+    *end = '\0';
+  }
+  return t;
 }
 
 static void send_error(AvmaSession *s, guint32 session, guint32 seq, const char *code,
                        const char *message) {
   g_autoptr(AvmaRecordList) r = avma_record_list_new();
+  g_autofree char *text = schema_text(message, avma_schema_keys[AVMA_KEY_ErrorMessage].max_len);
   avma_record_list_add(r, AVMA_KEY_ErrorCode, code);
-  avma_record_list_add(r, AVMA_KEY_ErrorMessage, message);
+  avma_record_list_add(r, AVMA_KEY_ErrorMessage, text);
   g_autoptr(GBytes) b = avma_msg_build(AVMA_MSG_ERROR, 0, session, seq, r, NULL);
   send_frame(s, b);
 }
@@ -82,20 +129,38 @@ static void send_reply(AvmaSession *s, AvmaMsgType type, guint8 flags, const Avm
   send_frame(s, b);
 }
 
-/* Token bucket: sustained rate_per_sec with bursts of rate_burst. */
-static gboolean take_token(AvmaSession *s) {
-  const AvmaHostConfig *c = avma_host_config(s->host);
+/* Token bucket: sustained rate_per_sec with bursts of burst; *at == 0 means a full bucket. */
+static gboolean take_token(double *tokens, gint64 *at, double rate_per_sec, double burst) {
   gint64 now = g_get_monotonic_time();
-  if (s->tokens_at == 0)
-    s->tokens = c->rate_burst;
+  if (*at == 0)
+    *tokens = burst;
   else
-    s->tokens = MIN(c->rate_burst,
-                    s->tokens + (double)(now - s->tokens_at) / G_USEC_PER_SEC * c->rate_per_sec);
-  s->tokens_at = now;
-  if (s->tokens < 1.0)
+    *tokens = MIN(burst, *tokens + (double)(now - *at) / G_USEC_PER_SEC * rate_per_sec);
+  *at = now;
+  if (*tokens < 1.0)
     return FALSE;
-  s->tokens -= 1.0;
+  *tokens -= 1.0;
   return TRUE;
+}
+
+/* Every frame the host would answer (request or rejected frame) costs a token. Refusals in a row
+ * are abuse: after ABUSE_DISCONNECT of them the channel is closed. FALSE: do not answer (and when
+ * s->ch is NULL, the channel was closed). */
+static gboolean admit(AvmaSession *s) {
+  const AvmaHostConfig *c = avma_host_config(s->host);
+  if (take_token(&s->tokens, &s->tokens_at, c->rate_per_sec, c->rate_burst)) {
+    s->abuse = 0;
+    return TRUE;
+  }
+  s->stats.rate_limited++;
+  if (++s->abuse >= ABUSE_DISCONNECT) {
+    avma_host_log_invalid_data(s->host, s->vm, "rate-limited", "request flood: channel closed");
+    hang_up(s, "request flood");
+  } else {
+    avma_host_log_invalid_data(s->host, s->vm, "rate-limited",
+                               "requests over the rate limit refused");
+  }
+  return FALSE;
 }
 
 static void handle_request(AvmaSession *s, const AvmaFrame *f) {
@@ -106,6 +171,7 @@ static void handle_request(AvmaSession *s, const AvmaFrame *f) {
     }
     /* Any valid HELLO starts a new session: the guest may have restarted. */
     s->session_id = f->session;
+    s->last_seq = f->seq;
     g_autoptr(AvmaRecordList) r = avma_host_hello_records(s->host, s->vm);
     send_reply(s, AVMA_MSG_HELLO_REPLY, 0, f, r);
     return;
@@ -115,11 +181,28 @@ static void handle_request(AvmaSession *s, const AvmaFrame *f) {
     send_error(s, f->session, f->seq, code, "send HELLO first");
     return;
   }
+  /* Requests of a session carry increasing seqs (one outstanding at a time), so a replayed or
+   * reordered one is refused rather than executed twice. */
+  if (f->seq <= s->last_seq) {
+    avma_host_log_invalid_data(s->host, s->vm, "bad-seq", "replayed or out-of-order request");
+    send_error(s, f->session, f->seq, "bad-seq", "replayed or out-of-order request");
+    return;
+  }
+  s->last_seq = f->seq;
   AvmaRecord recs[AVMA_KVP_MAX_RECORDS];
   size_t n = 0;
   g_autoptr(GError) err = NULL;
   switch (f->type) {
   case AVMA_MSG_ACTIVATE: {
+    const AvmaHostConfig *c = avma_host_config(s->host);
+    if (!take_token(&s->act_tokens, &s->act_tokens_at, c->activations_per_min / 60.0,
+                    c->activation_burst)) {
+      s->stats.rate_limited++;
+      avma_host_log_invalid_data(s->host, s->vm, "rate-limited",
+                                 "activation requests over the rate limit refused");
+      send_error(s, f->session, f->seq, "rate-limited", "too many activation requests");
+      return;
+    }
     if (!avma_msg_parse(f, AVMA_PARSE_FROM_GUEST, recs, &n, &err)) {
       avma_host_log_invalid_data(s->host, s->vm, "bad-records", err->message);
       send_error(s, f->session, f->seq, "bad-records", err->message);
@@ -140,13 +223,13 @@ static void handle_request(AvmaSession *s, const AvmaFrame *f) {
       send_error(s, f->session, f->seq, "schema", err->message);
       return;
     }
-    for (size_t i = 0; i < n; i++) {
-      if (!avma_vm_kvp_set(s->host, s->vm, &recs[i], &err)) {
-        send_error(s, f->session, f->seq, "quota", err->message);
-        return;
-      }
+    if (!avma_vm_kvp_set_all(s->host, s->vm, recs, n, &err)) {
+      avma_host_log_invalid_data(s->host, s->vm, "quota", err->message);
+      send_error(s, f->session, f->seq, "quota", err->message);
+      return;
     }
     send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
+    notify(s);
     return;
   }
   case AVMA_MSG_GET:
@@ -163,6 +246,7 @@ static void handle_request(AvmaSession *s, const AvmaFrame *f) {
       for (size_t i = 0; i < n; i++)
         avma_vm_kvp_delete(s->host, s->vm, &recs[i]);
       send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
+      notify(s);
       return;
     }
     g_autoptr(AvmaRecordList) out = avma_record_list_new();
@@ -212,7 +296,8 @@ static void handle_error(AvmaSession *s, const AvmaDecError *e) {
           ? g_strdup_printf("%zu bytes of garbage on the channel", e->skipped)
           : g_strdup_printf("frame rejected: %s", avma_frame_error_name(e->code));
   avma_host_log_invalid_data(s->host, s->vm, error_code(e->code), why);
-  if (e->header_valid && e->session != 0)
+  /* Answers to bad frames cost tokens too, or a guest could make us write without limit. */
+  if (e->header_valid && e->session != 0 && admit(s))
     send_error(s, e->session, e->seq, error_code(e->code), why);
 }
 
@@ -244,19 +329,10 @@ static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer use
         handle_error(s, &e);
       } else {
         s->stats.frames++;
-        if (!take_token(s)) {
-          s->stats.rate_limited++;
-          if (++s->abuse >= ABUSE_DISCONNECT) {
-            avma_host_log_invalid_data(s->host, s->vm, "rate-limited",
-                                       "request flood: channel closed");
-            hang_up(s, "request flood");
-            return;
-          }
-          send_error(s, f.session, f.seq, "rate-limited", "too many requests");
-        } else {
-          s->abuse = 0;
+        if (admit(s))
           handle_request(s, &f);
-        }
+        else if (s->ch)
+          send_error(s, f.session, f.seq, "rate-limited", "too many requests");
       }
       if (!s->ch)
         return; /* hung up while answering */
@@ -266,7 +342,16 @@ static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer use
   }
   if (avma_decoder_pending(s->dec) == 0) {
     drop_decoder(s);
-  } else if (!s->deadline_timer) {
+    return;
+  }
+  /* The deadline is per frame: the held bytes start at stream offset `consumed`, so when that
+   * moved the frame it was running for is done and the one now in progress gets its own. */
+  if (s->deadline_timer && s->deadline_for != s->dec->consumed) {
+    g_source_remove(s->deadline_timer);
+    s->deadline_timer = 0;
+  }
+  if (!s->deadline_timer) {
+    s->deadline_for = s->dec->consumed;
     s->deadline_timer = g_timeout_add(avma_host_config(s->host)->frame_deadline_ms, on_deadline, s);
   }
 }
@@ -280,7 +365,20 @@ static void on_stop(AvmaChannel *ch, AvmaChannelEvent ev, const GError *error, g
                                      : "error",
             error ? ": " : "", error ? error->message : "");
   disconnect(s);
+  /* The peer went away (QEMU exited). A hang-up of ours is not the VM stopping. */
+  if (s->lifecycle)
+    avma_host_vm_seen(s->host, s->vm, FALSE, "channel-closed");
   schedule_reconnect(s);
+}
+
+static void attach(AvmaSession *s, int fd) {
+  const AvmaHostConfig *c = avma_host_config(s->host);
+  s->ch = avma_channel_new(fd, c->max_queued, on_read, on_stop, s);
+  s->stats.connects++;
+  s->reconnect_ms = 0;
+  s->connected_at = g_get_monotonic_time();
+  s->tokens_at = 0;
+  s->act_tokens_at = 0;
 }
 
 static gboolean try_connect(AvmaSession *s) {
@@ -297,12 +395,11 @@ static gboolean try_connect(AvmaSession *s) {
     close(fd);
     return FALSE;
   }
-  const AvmaHostConfig *c = avma_host_config(s->host);
-  s->ch = avma_channel_new(fd, c->max_queued, on_read, on_stop, s);
-  s->stats.connects++;
-  s->reconnect_ms = 0;
-  s->tokens_at = 0;
+  attach(s, fd);
   g_message("%s: connected to %s", avma_vm_name(s->vm), s->path);
+  if (s->lifecycle)
+    avma_host_vm_seen(s->host, s->vm, TRUE, "channel-connected");
+  notify(s);
   return TRUE;
 }
 
@@ -314,12 +411,17 @@ static gboolean on_reconnect(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static void schedule_reconnect(AvmaSession *s) {
-  if (s->reconnect_timer)
+static void arm_reconnect(AvmaSession *s, guint ms) {
+  /* A session made on a bare fd (tests) has nowhere to reconnect to. */
+  if (s->reconnect_timer || !s->path)
     return;
+  s->reconnect_ms = ms;
+  s->reconnect_timer = g_timeout_add(ms, on_reconnect, s);
+}
+
+static void schedule_reconnect(AvmaSession *s) {
   guint cap = avma_host_config(s->host)->reconnect_max_ms;
-  s->reconnect_ms = s->reconnect_ms ? MIN(s->reconnect_ms * 2, cap) : RECONNECT_MIN_MS;
-  s->reconnect_timer = g_timeout_add(s->reconnect_ms, on_reconnect, s);
+  arm_reconnect(s, s->reconnect_ms ? MIN(s->reconnect_ms * 2, cap) : RECONNECT_MIN_MS);
 }
 
 AvmaSession *avma_session_new(AvmaHost *host, AvmaVm *vm, const char *socket_path) {
@@ -332,9 +434,23 @@ AvmaSession *avma_session_new(AvmaHost *host, AvmaVm *vm, const char *socket_pat
   return s;
 }
 
+AvmaSession *avma_session_new_fd(AvmaHost *host, AvmaVm *vm, int fd) {
+  AvmaSession *s = g_new0(AvmaSession, 1);
+  s->host = host;
+  s->vm = vm;
+  attach(s, fd);
+  return s;
+}
+
+void avma_session_feed(AvmaSession *s, const guint8 *data, gsize len) {
+  if (s->ch && len > 0)
+    on_read(s->ch, data, len, s);
+}
+
 void avma_session_free(AvmaSession *s) {
   if (!s)
     return;
+  s->notify = NULL; /* the owner is dropping it and knows */
   disconnect(s);
   if (s->reconnect_timer)
     g_source_remove(s->reconnect_timer);
@@ -365,6 +481,16 @@ gboolean avma_session_connected(AvmaSession *s) {
 }
 AvmaVm *avma_session_vm(AvmaSession *s) {
   return s->vm;
+}
+void avma_session_track_lifecycle(AvmaSession *s) {
+  s->lifecycle = TRUE;
+  if (s->ch)
+    avma_host_vm_seen(s->host, s->vm, TRUE, "channel-connected");
+}
+
+void avma_session_set_notify(AvmaSession *s, AvmaSessionNotifyFn fn, gpointer user) {
+  s->notify = fn;
+  s->notify_user = user;
 }
 const AvmaSessionStats *avma_session_stats(AvmaSession *s) {
   return &s->stats;

@@ -64,18 +64,25 @@ e2e_user_create() {
 }
 
 # ---- (c) run as the test user ------------------------------------------------------------------
-# e2e_as_user CMD...: run CMD as the test user with a clean environment whose HOME and XDG
-# directories point into the temporary directory. Execs (keeps the PID when used with &).
+# e2e_user_argv ARRAY CMD...: fill ARRAY with the command line that runs CMD as the test user with
+# a clean environment whose HOME and XDG directories point into the temporary directory.
+# setpriv and env exec, so `"${ARRAY[@]}" &` gives $! = the PID of CMD itself (use this for
+# daemons that must be stopped by PID; a backgrounded shell function would be a wrapper).
+e2e_user_argv() {
+  local -n _argv=$1
+  shift
+  _argv=(setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups
+    env -i -C "$E2E_HOME" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+    HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" LANG=C.UTF-8
+    XDG_RUNTIME_DIR="$E2E_XDG_RUNTIME" XDG_CONFIG_HOME="$E2E_HOME/.config"
+    XDG_CACHE_HOME="$E2E_HOME/.cache" XDG_DATA_HOME="$E2E_HOME/.local/share"
+    ${E2E_USER_ENV:-} "$@")
+}
+# e2e_as_user CMD...: run CMD (in the foreground) as the test user, see e2e_user_argv.
 e2e_as_user() {
-  (
-    cd "$E2E_HOME" || exit 1
-    exec setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
-      env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-      HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" LANG=C.UTF-8 \
-      XDG_RUNTIME_DIR="$E2E_XDG_RUNTIME" XDG_CONFIG_HOME="$E2E_HOME/.config" \
-      XDG_CACHE_HOME="$E2E_HOME/.cache" XDG_DATA_HOME="$E2E_HOME/.local/share" \
-      ${E2E_USER_ENV:-} "$@"
-  )
+  local _a
+  e2e_user_argv _a "$@"
+  "${_a[@]}"
 }
 e2e_virsh() { e2e_as_user virsh -q -c "$E2E_URI" "$@"; }
 
@@ -86,7 +93,9 @@ E2E_LIBVIRTD_PID=
 e2e_libvirtd_start() {
   local n=${E2E_LIBVIRTD_STARTS:-0}
   E2E_LIBVIRTD_STARTS=$((n + 1))
-  e2e_as_user libvirtd >>"$E2E_WORK/log/libvirtd.log" 2>&1 &
+  local argv
+  e2e_user_argv argv libvirtd
+  "${argv[@]}" >>"$E2E_WORK/log/libvirtd.log" 2>&1 &
   E2E_LIBVIRTD_PID=$!
   e2e_wait_for 20 0.1 test -S "$E2E_XDG_RUNTIME/libvirt/libvirt-sock" ||
     e2e_die "libvirtd socket did not appear (see $E2E_WORK/log/libvirtd.log)"
@@ -106,14 +115,15 @@ e2e_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # PIDs of every process of the test user (libvirtd, virtlogd, qemu, agents, socat).
 # (zombies are skipped: the harness' own children, e.g. libvirtd, linger as zombies until reaped)
 e2e_user_pids() { [[ -n ${E2E_UID:-} ]] && ps -o pid=,stat= -U "$E2E_UID" 2>/dev/null | awk '$2 !~ /^Z/ {print $1}'; }
+e2e_no_user_pids() { [[ -z $(e2e_user_pids) ]]; }
 e2e_kill_user_procs() {
   local pids p
   pids=$(e2e_user_pids)
   [[ -z $pids ]] && return 0
   for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-  e2e_wait_for 5 0.1 test -z "$(e2e_user_pids)" && return 0
+  e2e_wait_for 5 0.1 e2e_no_user_pids && return 0
   for p in $(e2e_user_pids); do kill -KILL "$p" 2>/dev/null; done
-  e2e_wait_for 5 0.1 test -z "$(e2e_user_pids)"
+  e2e_wait_for 5 0.1 e2e_no_user_pids
 }
 
 # ---- (h) cleanup -------------------------------------------------------------------------------
@@ -430,7 +440,9 @@ e2e_console_since() { tail -c +"$(($2 + 1))" "$E2E_WORK/log/$1.console" 2>/dev/n
 e2e_chan_open() {
   local sock
   sock=$(e2e_channel_path "$1" "$2") || return 1
-  coproc E2E_CHAN { e2e_as_user socat -t 0.2 - UNIX-CONNECT:"$sock" 2>/dev/null; }
+  local argv
+  e2e_user_argv argv socat -t 0.2 - UNIX-CONNECT:"$sock"
+  coproc E2E_CHAN { exec "${argv[@]}" 2>/dev/null; }
   exec {E2E_CHAN_IN}<&"${E2E_CHAN[0]}" {E2E_CHAN_OUT}>&"${E2E_CHAN[1]}"
   eval "exec ${E2E_CHAN[0]}<&- ${E2E_CHAN[1]}>&-"
 }

@@ -232,14 +232,16 @@ scenario_save_restore() {
 }
 
 scenario_libvirtd_restart() {
-  local t0=$EPOCHREALTIME out
+  local t0=$EPOCHREALTIME out old=$E2E_LIBVIRTD_PID
+  [[ $(ps -o comm= -p "$old") == libvirtd ]] || { fail "E2E_LIBVIRTD_PID $old is not libvirtd"; return; }
   e2e_libvirtd_stop TERM
+  e2e_pid_gone "$old" || { fail "libvirtd $old still running"; return; }
   e2e_libvirtd_start
   timing "libvirtd stop+start" "$(e2e_since "$t0")s"
   local running
   running=$(e2e_virsh list --name | sort | tr '\n' ' ')
   out=$(e2e_guest_exec pa 20 'echo alive')
-  if [[ $running == "pa pb pc " && $out == alive ]]; then
+  if [[ $running == "pa pb pc " && $out == alive && $(ps -o comm= -p "$E2E_LIBVIRTD_PID") == libvirtd ]]; then
     pass "guests survive a libvirtd restart; live XML and channels usable afterwards"
   else
     fail "running='$running' exec='$out'"

@@ -57,8 +57,12 @@ preflight() {
   done
 }
 
-source "$E2E_DIR/plumbing.sh"
-source "$E2E_DIR/scenarios.sh"
+# each mode's scenarios (the two files use the same scenario names for the same ideas)
+case $MODE in
+  plumbing) source "$E2E_DIR/plumbing.sh" ;;
+  real) source "$E2E_DIR/scenarios.sh" ;;
+  *) echo "unknown mode $MODE" >&2; exit 2 ;;
+esac
 
 main() {
   preflight

@@ -1,20 +1,26 @@
-# libFuzzer targets for the pure modules. `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke`
-# (part of `make check`) replays the seed corpora plus a few thousand mutations.
+# libFuzzer targets: the pure modules, both config parsers, and a stateful host session fed with
+# fuzzed byte streams. `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of
+# `make check`) replays the seed corpora plus a few thousand mutations; `make fuzz-ci` (CI) runs
+# each for FUZZ_CI_SECONDS and keeps a summary of executions and coverage.
 # Included by the top Makefile (BUILD, PURE_SRC, CHECK_TARGETS, DEPS_PKGS).
 
-DEPS_PKGS += clang libclang-rt-14-dev
+DEPS_PKGS += clang libclang-rt-14-dev llvm-14
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 2000
-FUZZ_TARGETS := frame kvp schema key
+FUZZ_CI_SECONDS ?= 60
+# Targets that link glib (and the agent modules they exercise).
+FUZZ_GLIB_TARGETS := hostconf guestconf session
+FUZZ_TARGETS := frame kvp schema key $(FUZZ_GLIB_TARGETS)
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz-%)
 # Compiled from source with clang (not the gcc-built library) so coverage and sanitizers reach
 # every pure module. UB aborts rather than just printing, so libFuzzer reports it as a crash.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
                -Wstrict-prototypes -g -O1 -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=all -I$(BUILD)/gen -Icommon
+               -fno-sanitize-recover=all -I$(BUILD)/gen -Icommon \
+               -fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 FUZZ_SRC := $(PURE_SRC) $(BUILD)/gen/kvp-schema.c
 # Longest input worth trying per target: a maximum frame (16 412 bytes) plus a seed byte, a
 # maximum payload, and short strings for keys.
@@ -22,19 +28,80 @@ FUZZ_MAXLEN_frame := 17000
 FUZZ_MAXLEN_kvp := 17000
 FUZZ_MAXLEN_schema := 17000
 FUZZ_MAXLEN_key := 512
+FUZZ_MAXLEN_hostconf := 4096
+FUZZ_MAXLEN_guestconf := 4096
+FUZZ_MAXLEN_session := 40000
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-            -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)-
+            -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
+            $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
 
 $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_SRC) $(BUILD)/gen/kvp-schema.h $(wildcard common/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+
+# The glib targets: compiled from source with clang too (sanitizers and coverage reach the agent
+# code), linked with the libraries pkg-config names.
+FUZZ_GLIB_SRC := $(FUZZ_SRC) $(GLIB_SRC)
+FUZZ_SRC_hostconf := host-agent/host-config.c
+FUZZ_SRC_guestconf := guest-agent/guest-config.c
+FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-config.c \
+                    host-agent/licence.c
+FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent \
+                   $(call pc_cflags,$(GLIB_PKGS))
+define fuzz_glib_rule
+$(FUZZ_DIR)/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)) \
+                       $(BUILD)/gen/kvp-schema.h $(wildcard common/*.h host-agent/*.h guest-agent/*.h)
+	@mkdir -p $$(@D)
+	$(FUZZ_CC) $(FUZZ_GLIB_CFLAGS) -o $$@ $$< $(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)) \
+	  $(call pc_libs,$(GLIB_PKGS))
+endef
+$(foreach t,$(FUZZ_GLIB_TARGETS),$(eval $(call fuzz_glib_rule,$(t))))
 
 # Regenerate the committed seed corpora (deterministic).
 $(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c $(FUZZ_SRC) $(BUILD)/gen/kvp-schema.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -o $@ $< $(FUZZ_SRC)
 
-.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds
+# Line coverage the corpora reach: each target rebuilt with source-based coverage (no sanitizers)
+# replays its working corpus (or the seeds) once; llvm-cov reports the files it is meant to
+# exercise.
+FUZZ_COV_DIR := $(FUZZ_DIR)/cov
+FUZZ_COV_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer -fprofile-instr-generate \
+                   -fcoverage-mapping -I$(BUILD)/gen -Icommon -Ihost-agent -Iguest-agent \
+                   $(call pc_cflags,$(GLIB_PKGS))
+FUZZ_COVERS_frame := common/frame.c
+FUZZ_COVERS_kvp := common/kvp.c
+FUZZ_COVERS_schema := common/schema.c
+FUZZ_COVERS_key := common/catalogue.c common/policy.c
+FUZZ_COVERS_hostconf := host-agent/host-config.c
+FUZZ_COVERS_guestconf := guest-agent/guest-config.c
+FUZZ_COVERS_session := host-agent/session.c host-agent/host.c common/msg.c common/frame.c \
+                       common/kvp.c common/schema.c
+fuzz_cov_src = $(if $(filter $(1),$(FUZZ_GLIB_TARGETS)),$(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)),$(FUZZ_SRC))
+$(FUZZ_COV_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_GLIB_SRC) $(BUILD)/gen/kvp-schema.h \
+                        $(wildcard common/*.h host-agent/*.h guest-agent/*.h host-agent/*.c guest-agent/*.c)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(call fuzz_cov_src,$*) $(call pc_libs,$(GLIB_PKGS))
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds fuzz-ci fuzz-coverage
+fuzz-coverage: $(FUZZ_TARGETS:%=$(FUZZ_COV_DIR)/fuzz-%)
+	@for t in $(FUZZ_TARGETS); do \
+	  corpus=$(FUZZ_DIR)/work/$$t; [ -d $$corpus ] || corpus=tests/fuzz/corpus/$$t; \
+	  rm -f $(FUZZ_COV_DIR)/$$t.profraw; \
+	  LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/$$t.profraw $(FUZZ_COV_DIR)/fuzz-$$t -runs=0 \
+	    -max_len=$$(case $$t in key) echo 512;; *conf) echo 4096;; *) echo 40000;; esac) \
+	    $$corpus >/dev/null 2>&1 || { echo "fuzz-coverage: $$t failed"; exit 1; }; \
+	  llvm-profdata-14 merge -sparse -o $(FUZZ_COV_DIR)/$$t.profdata $(FUZZ_COV_DIR)/$$t.profraw; \
+	  files=$$(case $$t in frame) echo "$(FUZZ_COVERS_frame)";; kvp) echo "$(FUZZ_COVERS_kvp)";; \
+	    schema) echo "$(FUZZ_COVERS_schema)";; key) echo "$(FUZZ_COVERS_key)";; \
+	    hostconf) echo "$(FUZZ_COVERS_hostconf)";; guestconf) echo "$(FUZZ_COVERS_guestconf)";; \
+	    session) echo "$(FUZZ_COVERS_session)";; esac); \
+	  llvm-cov-14 report $(FUZZ_COV_DIR)/fuzz-$$t -instr-profile=$(FUZZ_COV_DIR)/$$t.profdata \
+	    $$files > $(FUZZ_COV_DIR)/$$t.txt; \
+	  printf '%-16s lines %7s  branches %7s  (%s)\n' fuzz-$$t \
+	    "$$(awk '$$1 == "TOTAL" {print $$10}' $(FUZZ_COV_DIR)/$$t.txt)" \
+	    "$$(awk '$$1 == "TOTAL" {print $$13}' $(FUZZ_COV_DIR)/$$t.txt)" "$$files"; \
+	done
 fuzz-build: $(FUZZ_BINS)
 
 fuzz-seeds: $(FUZZ_DIR)/make-seeds
@@ -60,6 +127,14 @@ fuzz: $(FUZZ_BINS)
 	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz-$(t): $(FUZZ_SECONDS) s"; \
 	  $(call fuzz_run,$(t),-max_total_time=$(FUZZ_SECONDS)) &&) true
 	@echo "fuzz: all targets passed"; $(fuzz_summary)
+
+# CI: every target for at least a minute; any crash, leak or timeout fails. The summary
+# (executions, edge coverage and features per target) is kept in $(FUZZ_DIR)/summary.txt.
+fuzz-ci: $(FUZZ_BINS)
+	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz-$(t): $(FUZZ_CI_SECONDS) s"; \
+	  $(call fuzz_run,$(t),-max_total_time=$(FUZZ_CI_SECONDS)) &&) true
+	@echo "fuzz-ci: all targets passed"; $(fuzz_summary) | tee $(FUZZ_DIR)/summary.txt
+	@$(MAKE) --no-print-directory fuzz-coverage | tee -a $(FUZZ_DIR)/summary.txt
 
 fuzz-smoke: $(FUZZ_BINS)
 	@$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),-runs=$(FUZZ_SMOKE_RUNS) -seed=1) &&) true

@@ -92,6 +92,151 @@ static const char *sample(AvmaValueType t) {
   return "";
 }
 
+/* Config parsers: the shipped files with every key set, and some broken ones. */
+static void config_seeds(void) {
+  static const struct {
+    const char *target, *name, *text;
+  } confs[] = {
+      {"hostconf", "full",
+       "[host]\nstate_dir=/var/lib/avma-host\nconnect=qemu:///system\nvalidity=604800\n"
+       "ensure_channel=false\njournal=auto\n\n[limits]\nrequests_per_second=10\n"
+       "request_burst=20\nframe_deadline_ms=5000\nmax_records=64\nreconnect_max_ms=10000\n"
+       "max_queued_bytes=262144\nactivations_per_minute=12\nactivation_burst=30\n\n"
+       "[history]\nretention_months=25\nconfirm_running_within=60\n\n[metrics]\n"
+       "textfile=/var/lib/avma-host/avma.prom\n\n"
+       "[channels]\nvm1=/run/avma/vm1.sock\nvm2=/run/avma/vm2.sock\n"},
+      {"hostconf", "empty", ""},
+      {"hostconf", "comments", "# nothing set\n[host]\n#validity=604800\n[limits]\n"},
+      {"hostconf", "bad-values",
+       "[host]\nvalidity=-1\njournal=maybe\nensure_channel=perhaps\n[limits]\n"
+       "max_records=100000\nrequests_per_second=abc\n"},
+      {"hostconf", "bad-channel", "[channels]\nvm1=\n=x\n"},
+      {"hostconf", "not-a-keyfile", "validity=7\n[unterminated\n\xff\xfe"},
+      {"guestconf", "full",
+       "[guest]\nstate_dir=/var/lib/avma-guest\nport=/dev/virtio-ports/org.avma.kvp.0\n"
+       "product_version=2019\nproduct_edition=Standard\njournal=no\n\n[timing]\n"
+       "request_timeout=10\nrenew_interval=86400\nretry_initial=60\nretry_max=7200\n"
+       "presence_interval=2\n"},
+      {"guestconf", "empty", ""},
+      {"guestconf", "display-forms",
+       "[guest]\nproduct_version=Windows Server 2012 R2\n"
+       "product_edition=Datacenter: Azure Edition\n[timing]\nretry_initial=600\nretry_max=1\n"},
+      {"guestconf", "bad-values",
+       "[guest]\nproduct_version=Vista\nproduct_edition=Home\njournal=maybe\n[timing]\n"
+       "request_timeout=0\nrenew_interval=99999999999999999999\n"},
+      {"guestconf", "not-a-keyfile", "[guest\nport\n\x00\xc3\x28"},
+  };
+  for (size_t i = 0; i < sizeof confs / sizeof confs[0]; i++)
+    put(confs[i].target, confs[i].name, confs[i].text, strlen(confs[i].text));
+}
+
+/* fuzz-session scripts (format in fuzz-session.c): op bytes, then their arguments. */
+#define S_HELLO 0x00
+#define S_SET 0x01
+#define S_GET 0x02
+#define S_DELETE 0x03
+#define S_ENUMERATE 0x24 /* kind 2: five raw payload bytes */
+#define S_ACTIVATE 0x05
+#define S_ACK 0x0c
+#define SAMPLE 0xc0 /* value byte: a valid sample for the key's type */
+
+static void session_seeds(void) {
+  static Buf s;
+  const uint8_t hello[] = {S_HELLO, 1, 0, AVMA_KEY_IntegrationServicesVersion, SAMPLE, 0x10, 1};
+  const uint8_t set[] = {S_SET,
+                         4,
+                         0,
+                         AVMA_KEY_OSName,
+                         SAMPLE + 1,
+                         0,
+                         AVMA_KEY_OSMajorVersion,
+                         SAMPLE,
+                         0,
+                         AVMA_KEY_NetworkAddressIPv4,
+                         SAMPLE,
+                         0,
+                         AVMA_KEY_ProcessorArchitecture,
+                         SAMPLE,
+                         0,
+                         2};
+  const uint8_t activate[] = {S_ACTIVATE,
+                              3,
+                              0,
+                              AVMA_KEY_AvmaKey,
+                              SAMPLE + 2,
+                              0,
+                              AVMA_KEY_AvmaProductVersion,
+                              SAMPLE,
+                              0,
+                              AVMA_KEY_AvmaProductEdition,
+                              SAMPLE,
+                              0,
+                              3};
+  const uint8_t get[] = {
+      S_GET, 3, 0, AVMA_KEY_OSName, 0, 0, AVMA_KEY_HostName, 0, 0, AVMA_KEY_AvmaNotification,
+      0,     0, 4};
+  const uint8_t enumerate[] = {S_ENUMERATE, 2, 0, 0, 0, 0, 0, 5};
+  const uint8_t del[] = {S_DELETE, 1, 0, AVMA_KEY_OSName, 0, 0, 6, S_DELETE, 0, 0, 7};
+
+  s.n = 0;
+  add(&s, "\0", 1);
+  add(&s, hello, sizeof hello);
+  add(&s, set, sizeof set);
+  add(&s, activate, sizeof activate);
+  add(&s, get, sizeof get);
+  add(&s, enumerate, sizeof enumerate);
+  add(&s, del, sizeof del);
+  put("session", "exchange", s.b, s.n);
+
+  /* Requests before HELLO, of another session, replayed and out of order. */
+  s.n = 0;
+  add(&s, "\0", 1);
+  add(&s, activate, sizeof activate);
+  add(&s, hello, sizeof hello);
+  add(&s, activate, sizeof activate);
+  add(&s, activate, sizeof activate);
+  const uint8_t stale[] = {S_GET, 0, 2, 9, S_GET, 0, 0, 1, S_ACK, 0, 0, 10, S_HELLO, 0, 1, 1};
+  add(&s, stale, sizeof stale);
+  put("session", "replay", s.b, s.n);
+
+  /* Small limits: request burst 5, activation burst 2, two records per pool. */
+  s.n = 0;
+  add(&s, "\x35", 1);
+  add(&s, hello, sizeof hello);
+  for (uint8_t i = 0; i < 6; i++) {
+    uint8_t a[sizeof activate];
+    memcpy(a, activate, sizeof a);
+    a[sizeof a - 1] = (uint8_t)(10 + i);
+    add(&s, i % 2 ? a : set, i % 2 ? sizeof a : sizeof set);
+  }
+  put("session", "limits", s.b, s.n);
+
+  /* A guest that never reads: replies pile up until the queue cap closes the channel. */
+  s.n = 0;
+  add(&s, "\x40", 1);
+  for (int i = 0; i < 200; i++)
+    add(&s, hello, sizeof hello);
+  put("session", "no-reader", s.b, s.n);
+
+  /* Noise, a half frame, a frame in two parts, a maximum payload, bad records. */
+  s.n = 0;
+  add(&s, "\0", 1);
+  ADD_LIT(&s, "\x90login: root\r\npassword\r\n");
+  ADD_LIT(&s, "\x88\xff"
+              "AVK\x01\x10\x00\x00");
+  const uint8_t split[] = {S_HELLO | 0x40, 100,  1, 0, AVMA_KEY_IntegrationServicesVersion,
+                           SAMPLE,         0x22, 1};
+  add(&s, split, sizeof split);
+  const uint8_t big[] = {S_SET | 0x30, 1, 0, 2};
+  add(&s, big, sizeof big);
+  const uint8_t bad[] = {S_SET, 4,    0x85, AVMA_KEY_OSName,   SAMPLE, 0, 0xf0, 0, 0, 0x40, 3, 'k',
+                         0xed,  0xa0, 0,    AVMA_KEY_HostName, SAMPLE, 0, 3};
+  add(&s, bad, sizeof bad);
+  const uint8_t many[] = {S_SET, 255, 0, 4};
+  add(&s, many, sizeof many);
+  put("session", "noise", s.b, s.n);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: make-seeds CORPUS-DIR\n");
@@ -265,5 +410,8 @@ int main(int argc, char **argv) {
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     put("key", keys[i].name, keys[i].text, strlen(keys[i].text));
+
+  config_seeds();
+  session_seeds();
   return 0;
 }

@@ -6,7 +6,13 @@
 UNIT_PURE := frame kvp schema catalogue policy
 # Tests of the glib modules and agent libraries.
 UNIT_GLIB :=
+# host agent: libvirt domain XML and metadata (issue #3)
+UNIT_GLIB += domxml metadata
 UNIT_GLIB += activation exchange channel
+# host agent: per-guest limits (issue #9)
+UNIT_GLIB += session
+# host agent: compliance history store and monthly report (issue #11)
+UNIT_GLIB += history report
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)

@@ -1,0 +1,90 @@
+/* cli-report: `avma-host report`, the monthly compliance report from the history store. */
+#include "cli.h"
+#include "history.h"
+#include "licence.h"
+#include "report.h"
+#include "timeutil.h"
+
+#include <string.h>
+
+/* The store, or, when the daemon has not created one yet, a scratch store in memory filled from
+ * the event logs (no VM run intervals then: only the daemon records those). */
+static AvmaHistory *open_history(const AvmaHostConfig *c, const char *events_log,
+                                 const char *licence_log, gboolean *scratch, GError **error) {
+  g_autofree char *db = avma_host_state_path(c, AVMA_HISTORY_FILE);
+  g_autoptr(GError) local = NULL;
+  AvmaHistory *h = avma_history_open_read(db, &local);
+  *scratch = FALSE;
+  if (h || !g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    if (!h)
+      g_propagate_error(error, g_steal_pointer(&local));
+    return h;
+  }
+  fprintf(stderr,
+          "avma-host: warning: no history store yet (avma-hostd creates %s): reporting from the "
+          "event logs, without VM run intervals\n",
+          db);
+  *scratch = TRUE;
+  g_autoptr(AvmaHistory) mem = avma_history_open_memory(error);
+  if (!mem || !avma_history_sync_log(mem, AVMA_HISTORY_LOG_EVENTS, events_log, NULL, error) ||
+      !avma_history_sync_log(mem, AVMA_HISTORY_LOG_LICENCE, licence_log, NULL, error))
+    return NULL;
+  return g_steal_pointer(&mem);
+}
+
+int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
+  g_autofree char *month_s = NULL, *format = NULL, *as_of_s = NULL;
+  GOptionEntry e[] = {
+      {"month", 0, 0, G_OPTION_ARG_STRING, &month_s, "Calendar month, UTC (required)", "YYYY-MM"},
+      {"format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or json", "F"},
+      {"as-of", 0, 0, G_OPTION_ARG_STRING, &as_of_s,
+       "Consider history up to this time (default: now; matters for the current month)", "T"},
+      {NULL}};
+  g_autoptr(GError) err = NULL;
+  if (!avma_cli_parse("report", "--month YYYY-MM [--format text|csv|json] [--as-of T]", e, &argc,
+                      &argv, &err))
+    return avma_cli_fail("report: %s", err->message), 2;
+  if (argc > 1)
+    return avma_cli_fail("report: unexpected argument '%s'", argv[1]), 2;
+  int year, month;
+  if (!month_s)
+    return avma_cli_fail("report: --month YYYY-MM is required"), 2;
+  if (!avma_report_parse_month(month_s, &year, &month, &err))
+    return avma_cli_fail("report: %s", err->message), 2;
+  if (format && strcmp(format, "text") && strcmp(format, "csv") && strcmp(format, "json"))
+    return avma_cli_fail("report: --format must be text, csv or json, not '%s'", format), 2;
+  /* History up to the end of the current second: a record made this second counts. */
+  gint64 as_of = avma_now() + 1;
+  if (as_of_s && !avma_time_parse_loose(as_of_s, &as_of))
+    return avma_cli_fail("report: --as-of '%s' is not a time", as_of_s), 2;
+
+  g_autoptr(AvmaHostConfig) c = avma_cli_config(g, &err);
+  if (!c)
+    return avma_cli_fail("%s", err->message);
+  g_autofree char *events_log = avma_host_state_path(c, "events.jsonl");
+  g_autofree char *licence_log = avma_host_state_path(c, "licence-history.jsonl");
+  gboolean scratch;
+  g_autoptr(AvmaHistory) h = open_history(c, events_log, licence_log, &scratch, &err);
+  if (!h)
+    return avma_cli_fail("report: %s", err->message);
+  gint64 start = avma_report_month_start(year, month);
+  gint64 end = avma_report_month_start(year, month + 1);
+  g_autoptr(AvmaReportData) d = avma_report_data_new();
+  if (!avma_report_load(h, scratch ? NULL : events_log, scratch ? NULL : licence_log, start, end, d,
+                        &err))
+    return avma_cli_fail("report: %s", err->message);
+  /* Shown only when the store has no host facts (the daemon records them at start). */
+  g_autofree char *host_id_path = avma_host_state_path(c, "host-id");
+  g_autofree char *host_id = NULL;
+  if (g_file_get_contents(host_id_path, &host_id, NULL, NULL))
+    g_strstrip(host_id);
+  avma_report_data_set_identity(d, g_get_host_name(), host_id ? host_id : "");
+  g_autoptr(AvmaReport) r = avma_report_build(d, year, month, as_of, &err);
+  if (!r)
+    return avma_cli_fail("report: %s", err->message);
+  g_autofree char *out = !format || !strcmp(format, "text") ? avma_report_to_text(r)
+                         : !strcmp(format, "csv")           ? avma_report_to_csv(r)
+                                                            : avma_report_to_json(r);
+  fputs(out, stdout);
+  return 0;
+}

@@ -1,0 +1,103 @@
+/* history: the host's queryable compliance history in SQLite (STATE/history.db): 12310 events,
+ * VM run-state changes, licence changes, host and VM facts. One writer (avma-hostd), readers in
+ * the CLI. The JSON-lines logs stay the append-only trail; the store imports what they hold. */
+#pragma once
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+
+#define AVMA_HISTORY_FILE "history.db"
+/* PRAGMA user_version after all migrations this build knows. */
+#define AVMA_HISTORY_SCHEMA 1
+
+typedef struct AvmaHistory AvmaHistory;
+
+/* Open for writing: creates the file (mode 0640) and brings its schema up to date. WAL mode,
+ * synchronous=FULL: a write is on disk when the call returns. */
+AvmaHistory *avma_history_open_write(const char *path, GError **error);
+/* Open read-only. A missing file is G_IO_ERROR_NOT_FOUND; a schema this build does not know
+ * (older or newer) is an error too. */
+AvmaHistory *avma_history_open_read(const char *path, GError **error);
+/* A private in-memory store (tests, and reports when STATE/history.db does not exist yet). */
+AvmaHistory *avma_history_open_memory(GError **error);
+void avma_history_close(AvmaHistory *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHistory, avma_history_close)
+sqlite3 *avma_history_db(AvmaHistory *h);
+
+/* Group writes into one transaction (bulk import, generators). Nestable. Each write outside a
+ * group commits on its own; a write that fails inside a group rolls the whole group back. */
+gboolean avma_history_begin(AvmaHistory *h, GError **error);
+gboolean avma_history_commit(AvmaHistory *h, GError **error);
+
+/* Small key/value facts about the store itself (alive_at, boot_id, log offsets). */
+char *avma_history_meta_get(AvmaHistory *h, const char *key);
+gboolean avma_history_meta_set(AvmaHistory *h, const char *key, const char *value, GError **error);
+
+/* A 12310 record as logged (line: its JSON text; NULL to serialise ev). */
+gboolean avma_history_add_event(AvmaHistory *h, JsonObject *ev, const char *line, GError **error);
+/* A 12311 licence record as logged in licence-history.jsonl. */
+gboolean avma_history_add_licence(AvmaHistory *h, JsonObject *rec, const char *line,
+                                  GError **error);
+/* The VM (uuid, else name, identifies it) started or stopped running here at `at`. */
+gboolean avma_history_add_vm_state(AvmaHistory *h, gint64 at, const char *name, const char *uuid,
+                                   gboolean running, const char *reason, GError **error);
+/* Something about the agent itself (start, stop, import), for auditors reading gaps. */
+gboolean avma_history_add_agent_note(AvmaHistory *h, gint64 at, const char *what,
+                                     const char *detail, GError **error);
+
+/* The host's processor topology as seen at `at`, and where it came from ("libvirt" for
+ * virNodeGetInfo, "sysfs" or "sysconf" for the fallbacks). Recorded only when it differs from
+ * the latest record (a change of source alone counts as a change). */
+typedef struct {
+  const char *hostname;
+  const char *host_id;
+  int sockets;
+  int cores_per_socket;
+  int threads_per_core;
+  int cpus;
+  const char *source;
+} AvmaHostFacts;
+gboolean avma_history_record_host_facts(AvmaHistory *h, gint64 at, const AvmaHostFacts *f,
+                                        GError **error);
+/* A VM's vCPU count (libvirt: virDomainGetInfo nrVirtCpu), recorded when it changes. */
+gboolean avma_history_record_vm_vcpus(AvmaHistory *h, gint64 at, const char *name, const char *uuid,
+                                      int vcpus, const char *source, GError **error);
+/* The stable key of a VM: its UUID in lower case, else its name. Caller frees. */
+char *avma_history_vm_key(const char *name, const char *uuid);
+
+/* The JSON-lines logs the store mirrors. */
+typedef enum { AVMA_HISTORY_LOG_EVENTS, AVMA_HISTORY_LOG_LICENCE } AvmaHistoryLog;
+/* Import the lines of the log appended since the last sync (the whole file the first time, or
+ * when it was replaced or truncated) in one transaction, remembering how far it got. A line cut
+ * by a crash and glued to the next is recovered. *imported (may be NULL) counts new records. */
+gboolean avma_history_sync_log(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                               guint *imported, GError **error);
+/* For readers: the records of the log the store does not hold yet (daemon stopped or behind),
+ * oldest first (JsonObject*). */
+GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                    GError **error);
+
+/* Filtered 12310 records, oldest first (JsonObject*). Zero times and NULL strings do not filter;
+ * vm matches the name exactly or the UUID in any case; notification in any case. */
+typedef struct {
+  gint64 since; /* inclusive */
+  gint64 until; /* exclusive */
+  const char *vm;
+  const char *notification;
+} AvmaEventFilter;
+GPtrArray *avma_history_events(AvmaHistory *h, const AvmaEventFilter *f, GError **error);
+gboolean avma_event_filter_match(const AvmaEventFilter *f, JsonObject *ev);
+
+/* VMs whose last recorded state is running: vm_key -> time of that record (gint64 in a
+ * pointer-sized GINT_TO_POINTER is too small, so values are g_new'd gint64). */
+GHashTable *avma_history_running_vms(AvmaHistory *h, GError **error);
+/* Time of the latest 12310 record, 0 when none. */
+gint64 avma_history_last_event_time(AvmaHistory *h);
+
+/* Retention: delete at most max_rows rows older than cutoff per call; *done when nothing is
+ * left to delete. The last state of each VM still running, and the latest licence and facts,
+ * are kept whatever their age: later months need them. */
+gboolean avma_history_prune_step(AvmaHistory *h, gint64 cutoff, guint max_rows, gboolean *done,
+                                 GError **error);
+/* Start of the UTC month `months` months before the one holding now. */
+gint64 avma_history_retention_cutoff(gint64 now, guint months);

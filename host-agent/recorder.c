@@ -1,0 +1,304 @@
+/* recorder: the daemon's side of the history store. */
+#include "recorder.h"
+
+#include "timeutil.h"
+
+#include <gio/gio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PRUNE_BATCH 20000
+#define PRUNE_EVERY_S (24 * 3600)
+
+struct AvmaRecorder {
+  AvmaHost *host;
+  AvmaHistory *history;
+  char *events_path;
+  char *licence_path;
+  GHashTable *open;        /* vm_key -> gint64*: the store says running (time of that record) */
+  GHashTable *unconfirmed; /* vm_key set: open before this start, not reported running since */
+  gint64 prev_alive;       /* the agent's last sign of life before this start */
+  guint confirm_timer;
+  guint prune_timer;
+  guint prune_idle;
+  GFileMonitor *licence_monitor;
+  guint64 errors;
+};
+
+static void failed(AvmaRecorder *r, const char *what, GError *err) {
+  r->errors++;
+  /* The event logs stay complete; the store catches up from them at the next sync. */
+  g_warning("history: %s: %s", what, err ? err->message : "?");
+}
+
+static void sync_logs(AvmaRecorder *r) {
+  g_autoptr(GError) err = NULL;
+  if (!avma_history_sync_log(r->history, AVMA_HISTORY_LOG_EVENTS, r->events_path, NULL, &err))
+    failed(r, "events", err);
+  g_clear_error(&err);
+  if (!avma_history_sync_log(r->history, AVMA_HISTORY_LOG_LICENCE, r->licence_path, NULL, &err))
+    failed(r, "licence changes", err);
+}
+
+/* The event is already in events.jsonl (durable): importing the log's new lines stores it, and
+ * any line an earlier failed write left behind, in one transaction. This runs before the guest
+ * is answered, so an acknowledged event is in the store. */
+static void on_event(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
+  (void)h;
+  (void)vm;
+  (void)ev;
+  sync_logs(user);
+}
+
+static void close_run(AvmaRecorder *r, const char *key, gint64 at, const char *why) {
+  gint64 *since = g_hash_table_lookup(r->open, key);
+  if (!since)
+    return;
+  /* The VM's name and UUID: from the host when it knows the VM, else from the key. */
+  const char *name = key, *uuid = "";
+  g_autoptr(GPtrArray) vms = avma_host_vms(r->host);
+  for (guint i = 0; i < vms->len; i++) {
+    g_autofree char *k =
+        avma_history_vm_key(avma_vm_name(vms->pdata[i]), avma_vm_uuid(vms->pdata[i]));
+    if (!strcmp(k, key)) {
+      name = avma_vm_name(vms->pdata[i]);
+      uuid = avma_vm_uuid(vms->pdata[i]);
+      break;
+    }
+  }
+  if (!*uuid && g_uuid_string_is_valid(key)) {
+    uuid = key;
+    name = "";
+  }
+  g_autoptr(GError) err = NULL;
+  if (!avma_history_add_vm_state(r->history, MAX(at, *since), name, uuid, FALSE, why, &err))
+    failed(r, "vm state", err);
+  g_hash_table_remove(r->unconfirmed, key);
+  g_hash_table_remove(r->open, key);
+}
+
+static void on_vm(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why, gpointer user) {
+  (void)h;
+  AvmaRecorder *r = user;
+  g_autofree char *key = avma_history_vm_key(avma_vm_name(vm), avma_vm_uuid(vm));
+  gint64 now = avma_now();
+  if (!running) {
+    close_run(r, key, now, why);
+    return;
+  }
+  /* Running again after the agent restarted: the run recorded before goes on. */
+  if (g_hash_table_remove(r->unconfirmed, key) || g_hash_table_contains(r->open, key))
+    return;
+  g_autoptr(GError) err = NULL;
+  if (!avma_history_add_vm_state(r->history, now, avma_vm_name(vm), avma_vm_uuid(vm), TRUE, why,
+                                 &err)) {
+    failed(r, "vm state", err);
+    return;
+  }
+  gint64 *t = g_new(gint64, 1);
+  *t = now;
+  g_hash_table_replace(r->open, g_steal_pointer(&key), t);
+}
+
+static void close_unconfirmed(AvmaRecorder *r, const char *why) {
+  g_autoptr(GList) keys = g_hash_table_get_keys(r->unconfirmed);
+  for (GList *k = keys; k; k = k->next) {
+    g_autofree char *key = g_strdup(k->data);
+    close_run(r, key, r->prev_alive, why);
+  }
+}
+
+static gboolean on_confirm_timeout(gpointer data) {
+  AvmaRecorder *r = data;
+  r->confirm_timer = 0;
+  if (g_hash_table_size(r->unconfirmed))
+    g_message("history: %u VM(s) not seen running since the agent restarted: their runs end at "
+              "the agent's last sign of life",
+              g_hash_table_size(r->unconfirmed));
+  close_unconfirmed(r, "not-running-after-agent-restart");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean prune_step(gpointer data) {
+  AvmaRecorder *r = data;
+  const AvmaHostConfig *c = avma_host_config(r->host);
+  gint64 cutoff = avma_history_retention_cutoff(avma_now(), c->history_retention_months);
+  gboolean done = TRUE;
+  g_autoptr(GError) err = NULL;
+  /* Batches keep each write short; the main loop serves guests between them. */
+  if (!avma_history_prune_step(r->history, cutoff, PRUNE_BATCH, &done, &err))
+    failed(r, "retention", err);
+  if (done || err) {
+    r->prune_idle = 0;
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_prune_timer(gpointer data) {
+  AvmaRecorder *r = data;
+  if (!r->prune_idle)
+    r->prune_idle = g_idle_add_full(G_PRIORITY_LOW, prune_step, r, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_licence_file(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEvent ev,
+                            gpointer user) {
+  (void)m;
+  (void)f;
+  (void)other;
+  AvmaRecorder *r = user;
+  if (ev != G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT && ev != G_FILE_MONITOR_EVENT_CREATED &&
+      ev != G_FILE_MONITOR_EVENT_CHANGED)
+    return;
+  g_autoptr(GError) err = NULL;
+  guint n = 0;
+  if (!avma_history_sync_log(r->history, AVMA_HISTORY_LOG_LICENCE, r->licence_path, &n, &err))
+    failed(r, "licence changes", err);
+  else if (n)
+    g_message("history: %u licence change(s) recorded", n);
+}
+
+static char *read_trimmed(const char *path) {
+  char *s = NULL;
+  if (!g_file_get_contents(path, &s, NULL, NULL))
+    return NULL;
+  return g_strstrip(s);
+}
+
+void avma_host_facts_probe(AvmaHostFacts *f) {
+  memset(f, 0, sizeof *f);
+  g_autoptr(GHashTable) pkgs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) cores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  int cpus = 0;
+  g_autoptr(GDir) d = g_dir_open("/sys/devices/system/cpu", 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    if (strncmp(n, "cpu", 3) || !g_ascii_isdigit(n[3]))
+      continue;
+    g_autofree char *p =
+        g_strdup_printf("/sys/devices/system/cpu/%s/topology/physical_package_id", n);
+    g_autofree char *c = g_strdup_printf("/sys/devices/system/cpu/%s/topology/core_id", n);
+    g_autofree char *pkg = read_trimmed(p);
+    g_autofree char *core = read_trimmed(c);
+    if (!pkg || !core)
+      continue; /* offline CPUs have no topology */
+    cpus++;
+    g_hash_table_add(cores, g_strdup_printf("%s/%s", pkg, core));
+    g_hash_table_add(pkgs, g_steal_pointer(&pkg));
+  }
+  guint np = g_hash_table_size(pkgs), nc = g_hash_table_size(cores);
+  if (cpus > 0 && np > 0 && nc >= np) {
+    f->sockets = (int)np;
+    f->cores_per_socket = (int)(nc / np);
+    f->threads_per_core = MAX(1, cpus / (int)nc);
+    f->cpus = cpus;
+    f->source = "sysfs";
+    return;
+  }
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  f->sockets = 1;
+  f->cores_per_socket = online > 0 ? (int)online : 1;
+  f->threads_per_core = 1;
+  f->cpus = f->cores_per_socket;
+  f->source = "sysconf";
+}
+
+AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
+  AvmaRecorder *r = g_new0(AvmaRecorder, 1);
+  r->host = host;
+  r->history = history;
+  const AvmaHostConfig *c = avma_host_config(host);
+  r->events_path = avma_host_state_path(c, "events.jsonl");
+  r->licence_path = avma_host_state_path(c, "licence-history.jsonl");
+  r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  gint64 now = avma_now();
+
+  /* Read before anything is written: every write moves alive_at. */
+  g_autofree char *alive = avma_history_meta_get(history, "alive_at");
+  g_autofree char *boot_prev = avma_history_meta_get(history, "boot_id");
+  g_autofree char *boot = read_trimmed("/proc/sys/kernel/random/boot_id");
+  r->prev_alive = alive ? g_ascii_strtoll(alive, NULL, 10) : now;
+  g_autoptr(GError) err = NULL;
+  r->open = avma_history_running_vms(history, &err);
+  if (!r->open) {
+    failed(r, "reading VM states", err);
+    g_clear_error(&err);
+    r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  }
+
+  guint imported = 0;
+  if (!avma_history_sync_log(history, AVMA_HISTORY_LOG_EVENTS, r->events_path, &imported, &err))
+    failed(r, "importing events.jsonl", err);
+  else if (imported)
+    g_message("history: imported %u event(s) from %s", imported, r->events_path);
+  g_clear_error(&err);
+  if (!avma_history_sync_log(history, AVMA_HISTORY_LOG_LICENCE, r->licence_path, &imported, &err))
+    failed(r, "importing licence-history.jsonl", err);
+  else if (imported)
+    g_message("history: imported %u licence change(s)", imported);
+  g_clear_error(&err);
+
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init(&it, r->open);
+  while (g_hash_table_iter_next(&it, &k, NULL))
+    g_hash_table_add(r->unconfirmed, g_strdup(k));
+  if (boot && boot_prev && strcmp(boot, boot_prev)) {
+    /* The host rebooted: nothing that ran before is running still. */
+    close_unconfirmed(r, "host-restarted");
+  } else if (g_hash_table_size(r->unconfirmed)) {
+    r->confirm_timer = g_timeout_add_seconds(c->history_confirm_s, on_confirm_timeout, r);
+  }
+  if (boot && !avma_history_meta_set(history, "boot_id", boot, &err))
+    failed(r, "boot id", err);
+  g_clear_error(&err);
+  g_autofree char *note = g_strdup_printf("avma-hostd %s", AVMA_VERSION);
+  if (!avma_history_add_agent_note(history, now, "agent-start", note, &err))
+    failed(r, "agent start", err);
+  g_clear_error(&err);
+
+  AvmaHostFacts f;
+  avma_host_facts_probe(&f);
+  f.hostname = g_get_host_name();
+  f.host_id = avma_host_identity(host);
+  if (!avma_history_record_host_facts(history, now, &f, &err))
+    failed(r, "host facts", err);
+  g_clear_error(&err);
+
+  avma_host_add_observer(host, on_event, r);
+  avma_host_add_vm_observer(host, on_vm, r);
+  g_autoptr(GFile) lf = g_file_new_for_path(r->licence_path);
+  r->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_NONE, NULL, NULL);
+  if (r->licence_monitor)
+    g_signal_connect(r->licence_monitor, "changed", G_CALLBACK(on_licence_file), r);
+  r->prune_idle = g_idle_add_full(G_PRIORITY_LOW, prune_step, r, NULL);
+  r->prune_timer = g_timeout_add_seconds(PRUNE_EVERY_S, on_prune_timer, r);
+  return r;
+}
+
+void avma_recorder_free(AvmaRecorder *r) {
+  if (!r)
+    return;
+  /* Observers cannot be removed from the host: the recorder lives as long as the host. */
+  g_autoptr(GError) err = NULL;
+  sync_logs(r);
+  if (!avma_history_add_agent_note(r->history, avma_now(), "agent-stop", "", &err))
+    g_warning("history: agent stop: %s", err->message);
+  if (r->confirm_timer)
+    g_source_remove(r->confirm_timer);
+  if (r->prune_timer)
+    g_source_remove(r->prune_timer);
+  if (r->prune_idle)
+    g_source_remove(r->prune_idle);
+  g_clear_object(&r->licence_monitor);
+  g_hash_table_unref(r->open);
+  g_hash_table_unref(r->unconfirmed);
+  g_free(r->events_path);
+  g_free(r->licence_path);
+  g_free(r);
+}
+
+guint64 avma_recorder_errors(AvmaRecorder *r) {
+  return r->errors;
+}

@@ -1,0 +1,138 @@
+/* vmview: STATE/vms.json, the daemon's per-VM view. */
+#include "vmview.h"
+
+#include "fsutil.h"
+#include "kvp.h"
+#include "timeutil.h"
+
+#include <gio/gio.h>
+#include <unistd.h>
+
+#define VMVIEW_VERSION 1
+
+struct AvmaVmViewWriter {
+  char *path;
+  guint debounce_ms;
+  AvmaVmViewCollectFn collect;
+  gpointer user;
+  guint timer;
+};
+
+static const char *str_member(JsonObject *o, const char *name) {
+  return o ? json_object_get_string_member_with_default(o, name, "") : "";
+}
+
+JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
+                                  const char *channel_detail, AvmaSession *session) {
+  JsonObject *o = json_object_new();
+  json_object_set_string_member(o, "name", avma_vm_name(vm));
+  json_object_set_string_member(o, "uuid", avma_vm_uuid(vm));
+  json_object_set_string_member(o, "state", state ? state : "");
+  json_object_set_boolean_member(o, "channel_present", channel_present);
+  json_object_set_string_member(o, "channel_detail", channel_detail ? channel_detail : "");
+  json_object_set_boolean_member(o, "connected", session && avma_session_connected(session));
+  json_object_set_string_member(o, "socket_path", session ? avma_session_path(session) : "");
+  JsonObject *ev = avma_vm_last_event(vm);
+  json_object_set_string_member(o, "notification", str_member(ev, "notification"));
+  json_object_set_string_member(o, "reason_code", str_member(ev, "reason_code"));
+  json_object_set_string_member(o, "guest_version", str_member(ev, "guest_version"));
+  json_object_set_string_member(o, "guest_edition", str_member(ev, "guest_edition"));
+  json_object_set_string_member(o, "granted_until", str_member(ev, "granted_until"));
+  json_object_set_string_member(o, "last_event_time", str_member(ev, "time"));
+  json_object_set_object_member(o, "intrinsic", avma_vm_pool_json(vm, AVMA_POOL_AUTO));
+  return o;
+}
+
+AvmaVmViewWriter *avma_vmview_writer_new(const char *path, guint debounce_ms,
+                                         AvmaVmViewCollectFn collect, gpointer user) {
+  AvmaVmViewWriter *w = g_new0(AvmaVmViewWriter, 1);
+  w->path = g_strdup(path);
+  w->debounce_ms = debounce_ms;
+  w->collect = collect;
+  w->user = user;
+  return w;
+}
+
+void avma_vmview_writer_free(AvmaVmViewWriter *w) {
+  if (!w)
+    return;
+  if (w->timer)
+    g_source_remove(w->timer);
+  g_free(w->path);
+  g_free(w);
+}
+
+gboolean avma_vmview_writer_flush(AvmaVmViewWriter *w, GError **error) {
+  if (w->timer) {
+    g_source_remove(w->timer);
+    w->timer = 0;
+  }
+  g_autoptr(JsonObject) doc = json_object_new();
+  g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
+  json_object_set_int_member(doc, "version", VMVIEW_VERSION);
+  g_autofree char *now = avma_time_format(avma_now());
+  json_object_set_string_member(doc, "written", now);
+  json_object_set_int_member(doc, "pid", getpid());
+  w->collect(vms, doc, w->user);
+  JsonArray *arr = json_array_sized_new(vms->len);
+  for (guint i = 0; i < vms->len; i++)
+    json_array_add_object_element(arr, json_object_ref(vms->pdata[i]));
+  json_object_set_array_member(doc, "vms", arr);
+  g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+  json_node_set_object(root, doc);
+  g_autofree char *text = json_to_string(root, TRUE);
+  /* Intrinsic items (addresses, host names) are the tenant's: not world-readable. */
+  return avma_write_atomic(w->path, text, -1, 0640, error);
+}
+
+static gboolean on_timer(gpointer data) {
+  AvmaVmViewWriter *w = data;
+  w->timer = 0;
+  g_autoptr(GError) err = NULL;
+  if (!avma_vmview_writer_flush(w, &err))
+    g_warning("cannot write %s: %s", w->path, err->message);
+  return G_SOURCE_REMOVE;
+}
+
+void avma_vmview_writer_touch(AvmaVmViewWriter *w) {
+  /* The first change arms the timer; later ones ride along with that write. */
+  if (!w->timer)
+    w->timer = g_timeout_add(w->debounce_ms, on_timer, w);
+}
+
+JsonObject *avma_vmview_load(const char *path, GError **error) {
+  g_autofree char *text = NULL;
+  gsize len;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(path, &text, &len, &local)) {
+    if (!g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      g_propagate_error(error, g_steal_pointer(&local));
+      return NULL;
+    }
+    JsonObject *empty = json_object_new();
+    json_object_set_array_member(empty, "vms", json_array_new());
+    return empty;
+  }
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, text, (gssize)len, &local)) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", path, local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root(p);
+  if (!JSON_NODE_HOLDS_OBJECT(root) || !json_object_has_member(json_node_get_object(root), "vms") ||
+      !JSON_NODE_HOLDS_ARRAY(json_object_get_member(json_node_get_object(root), "vms"))) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a VM view", path);
+    return NULL;
+  }
+  /* Keep only object entries so readers need not check each element's type. */
+  JsonObject *doc = json_object_ref(json_node_get_object(root));
+  JsonArray *in = json_object_get_array_member(doc, "vms");
+  JsonArray *out = json_array_new();
+  for (guint i = 0; i < json_array_get_length(in); i++) {
+    JsonNode *n = json_array_get_element(in, i);
+    if (JSON_NODE_HOLDS_OBJECT(n))
+      json_array_add_object_element(out, json_object_ref(json_node_get_object(n)));
+  }
+  json_object_set_array_member(doc, "vms", out);
+  return doc;
+}

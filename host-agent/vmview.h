@@ -1,0 +1,38 @@
+/* vmview: the daemon's per-VM view for `avma-host vms`, a separate process: avma-hostd writes it
+ * as STATE/vms.json (atomically replaced, debounced), the CLI reads it. Kept in one module so a
+ * database can replace the file without touching its users. */
+#pragma once
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "host.h"
+#include "session.h"
+
+#define AVMA_VMVIEW_FILE "vms.json"
+
+/* One VM's entry, in the form both sides use (members):
+ *   name, uuid, state ("running", "shut off", ... or "" for a fixed channel),
+ *   channel_present (bool), channel_detail (why a present channel is unusable, else ""),
+ *   connected (bool), socket_path, notification, reason_code, guest_version, guest_edition,
+ *   granted_until, last_event_time (all "" before the first decision), intrinsic (object of
+ *   the guest's intrinsic items). session may be NULL (no channel served). */
+JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
+                                  const char *channel_detail, AvmaSession *session);
+
+/* The collector adds entries (JsonObject*, the array owns them) to vms and may set top-level
+ * members of doc (e.g. the libvirt connection's state). */
+typedef void (*AvmaVmViewCollectFn)(GPtrArray *vms, JsonObject *doc, gpointer user);
+
+typedef struct AvmaVmViewWriter AvmaVmViewWriter;
+AvmaVmViewWriter *avma_vmview_writer_new(const char *path, guint debounce_ms,
+                                         AvmaVmViewCollectFn collect, gpointer user);
+void avma_vmview_writer_free(AvmaVmViewWriter *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaVmViewWriter, avma_vmview_writer_free)
+/* Something changed: write within debounce_ms (several changes make one write). */
+void avma_vmview_writer_touch(AvmaVmViewWriter *w);
+/* Write now (start-up, shutdown). */
+gboolean avma_vmview_writer_flush(AvmaVmViewWriter *w, GError **error);
+
+/* The snapshot as written: members version, written (RFC 3339), pid, vms (array of entries), and
+ * whatever the collector added. A missing file is an empty view (vms empty, no "written"). */
+JsonObject *avma_vmview_load(const char *path, GError **error);

@@ -1,0 +1,344 @@
+/* Unit tests for the host's per-guest limits (host-agent/session.c): the frame deadline runs per
+ * frame, replays are refused, SET is all or nothing under the record cap, a guest that does not
+ * read or floods is disconnected, activations have their own rate limit, and error messages that
+ * quote the guest are valid schema text. A real AvmaHost (temporary state directory) serves one
+ * session on a socketpair; the test plays the guest on the other end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "licence.h"
+#include "session.h"
+
+#define SESSION 0x5e55u
+
+typedef struct {
+  char *dir;
+  AvmaHostConfig *config;
+  AvmaHost *host;
+  AvmaVm *vm;
+  AvmaSession *s;
+  int guest; /* our end of the socketpair */
+  AvmaDecoder dec;
+} Fx;
+
+typedef struct {
+  guint8 type;
+  guint32 seq;
+  char code[64];
+} Reply;
+
+static int setup(void **state) {
+  Fx *fx = g_new0(Fx, 1);
+  fx->dir = g_dir_make_tmp("avma-test-session-XXXXXX", NULL);
+  assert_non_null(fx->dir);
+  g_autofree char *conf = g_build_filename(fx->dir, "host.conf", NULL);
+  g_autofree char *text = g_strdup_printf("[host]\nstate_dir=%s\njournal=no\n", fx->dir);
+  assert_true(g_file_set_contents(conf, text, -1, NULL));
+  fx->config = avma_host_config_load(conf, NULL, NULL, NULL);
+  assert_non_null(fx->config);
+  AvmaLicence l = {
+      .version = AVMA_VERSION_2022, .edition = AVMA_EDITION_DATACENTER, .activated = TRUE};
+  assert_true(avma_licence_save(fx->dir, &l, AVMA_JOURNAL_NO, NULL));
+  avma_decoder_init(&fx->dec);
+  *state = fx;
+  return 0;
+}
+
+/* Start serving once the test has set its limits. */
+static void start(Fx *fx) {
+  fx->host = avma_host_new(fx->config, NULL);
+  assert_non_null(fx->host);
+  fx->vm = avma_host_vm(fx->host, "vm1", NULL);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  fx->s = avma_session_new_fd(fx->host, fx->vm, sv[0]);
+  fx->guest = sv[1];
+}
+
+static int teardown(void **state) {
+  Fx *fx = *state;
+  avma_session_free(fx->s);
+  avma_host_free(fx->host);
+  avma_host_config_free(fx->config);
+  if (fx->guest >= 0)
+    close(fx->guest);
+  const char *names[] = {"host.conf", "licence.conf", "licence-history.jsonl", "host-id",
+                         "events.jsonl"};
+  for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+    g_autofree char *p = g_build_filename(fx->dir, names[i], NULL);
+    g_unlink(p);
+  }
+  g_rmdir(fx->dir);
+  g_free(fx->dir);
+  g_free(fx);
+  while (g_main_context_iteration(NULL, FALSE))
+    ;
+  return 0;
+}
+
+/* Run the main loop for ms milliseconds (timers fire, replies are written). */
+static void run_for(guint ms) {
+  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+  while (g_get_monotonic_time() < end) {
+    while (g_main_context_iteration(NULL, FALSE))
+      ;
+    g_usleep(2000);
+  }
+}
+
+static GBytes *frame(AvmaMsgType type, guint32 session, guint32 seq, AvmaRecordList *r) {
+  GBytes *b = avma_msg_build(type, 0, session, seq, r, NULL);
+  assert_non_null(b);
+  return b;
+}
+
+static GBytes *get_frame(guint32 seq) {
+  g_autoptr(AvmaRecordList) r = avma_record_list_new();
+  avma_record_list_add(r, AVMA_KEY_HostName, "");
+  return frame(AVMA_MSG_GET, SESSION, seq, r);
+}
+
+static GBytes *hello_frame(void) {
+  return frame(AVMA_MSG_HELLO, SESSION, 1, NULL);
+}
+
+static void feed(Fx *fx, GBytes *b, gsize from, gsize to) {
+  gsize len;
+  const guint8 *d = g_bytes_get_data(b, &len);
+  avma_session_feed(fx->s, d + from, MIN(to, len) - from);
+}
+
+static void feed_all(Fx *fx, GBytes *b) {
+  feed(fx, b, 0, G_MAXSIZE);
+}
+
+/* Everything the host answered so far. */
+static guint replies(Fx *fx, Reply *out, guint cap) {
+  run_for(5);
+  guint n = 0;
+  guint8 buf[65536];
+  ssize_t got;
+  while ((got = read(fx->guest, buf, sizeof buf)) > 0) {
+    for (gsize off = 0; off < (gsize)got;) {
+      off += avma_decoder_feed(&fx->dec, buf + off, (gsize)got - off);
+      AvmaFrame f;
+      while (avma_decoder_next(&fx->dec, &f, NULL) == AVMA_DEC_FRAME) {
+        assert_true(n < cap);
+        Reply *r = &out[n++];
+        memset(r, 0, sizeof *r);
+        r->type = f.type;
+        r->seq = f.seq;
+        AvmaRecord recs[AVMA_KVP_MAX_RECORDS];
+        size_t nr;
+        g_autoptr(GError) err = NULL;
+        /* Whatever the guest sent, the host's own answers pass the host's schema. */
+        assert_true(avma_msg_parse(&f, AVMA_PARSE_FROM_HOST, recs, &nr, &err));
+        g_autofree char *code = avma_records_dup(recs, nr, AVMA_KEY_ErrorCode);
+        if (code)
+          g_strlcpy(r->code, code, sizeof r->code);
+      }
+    }
+  }
+  return n;
+}
+
+/* Invalid Data events the host logged with this reason code. */
+static guint logged(Fx *fx, const char *reason_code) {
+  g_autofree char *path = g_build_filename(fx->dir, "events.jsonl", NULL);
+  g_autoptr(GPtrArray) evs = avma_event_log_read(path, NULL, NULL);
+  guint n = 0;
+  for (guint i = 0; evs && i < evs->len; i++)
+    if (!g_strcmp0(json_object_get_string_member_with_default(evs->pdata[i], "reason_code", ""),
+                   reason_code))
+      n++;
+  return n;
+}
+
+/* A frame completed and a new one begun: the new one gets a full deadline of its own. */
+static void test_deadline_per_frame(void **state) {
+  Fx *fx = *state;
+  fx->config->frame_deadline_ms = 300;
+  start(fx);
+  g_autoptr(GBytes) h = hello_frame(), a = get_frame(2), b = get_frame(3);
+  feed_all(fx, h);
+  feed(fx, a, 0, 30); /* t=0: frame A begins */
+  run_for(200);
+  /* t=200: A done and B begun in the same read (a timer that only restarts when nothing is
+   * pending would still be A's). */
+  gsize alen, blen;
+  const guint8 *ad = g_bytes_get_data(a, &alen), *bd = g_bytes_get_data(b, &blen);
+  g_autoptr(GByteArray) both = g_byte_array_new();
+  g_byte_array_append(both, ad + 30, (guint)(alen - 30));
+  g_byte_array_append(both, bd, 30);
+  avma_session_feed(fx->s, both->data, both->len);
+  run_for(200); /* t=400: past A's deadline, within B's */
+  feed(fx, b, 30, G_MAXSIZE);
+  Reply r[8];
+  guint n = replies(fx, r, 8);
+  assert_int_equal(n, 3);
+  assert_int_equal(r[1].type, AVMA_MSG_RESULT);
+  assert_int_equal(r[2].type, AVMA_MSG_RESULT);
+  assert_int_equal(r[2].seq, 3);
+  assert_int_equal(logged(fx, "frame-deadline"), 0);
+}
+
+/* A frame that stalls is dropped at the deadline; its late rest is only noise. */
+static void test_deadline_drops_stalled_frame(void **state) {
+  Fx *fx = *state;
+  fx->config->frame_deadline_ms = 150;
+  start(fx);
+  g_autoptr(GBytes) h = hello_frame(), a = get_frame(2);
+  feed_all(fx, h);
+  feed(fx, a, 0, 30);
+  run_for(300);
+  feed(fx, a, 30, G_MAXSIZE);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 1); /* the HELLO_REPLY only */
+  assert_int_equal(logged(fx, "frame-deadline"), 1);
+  assert_true(avma_session_connected(fx->s));
+}
+
+static void test_replay_refused(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  g_autoptr(GBytes) h = hello_frame(), g2 = get_frame(2), g1 = get_frame(1), g3 = get_frame(3);
+  feed_all(fx, h);
+  feed_all(fx, g2);
+  feed_all(fx, g2);
+  feed_all(fx, g1);
+  feed_all(fx, g3);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 5);
+  assert_int_equal(r[1].type, AVMA_MSG_RESULT);
+  assert_string_equal(r[2].code, "bad-seq");
+  assert_string_equal(r[3].code, "bad-seq");
+  assert_int_equal(r[4].type, AVMA_MSG_RESULT);
+}
+
+/* Over the record cap a SET changes nothing at all. */
+static void test_set_all_or_nothing(void **state) {
+  Fx *fx = *state;
+  fx->config->max_records = 3;
+  start(fx);
+  g_autoptr(AvmaRecordList) two = avma_record_list_new(), three = avma_record_list_new();
+  avma_record_list_add(two, AVMA_KEY_OSName, "Debian");
+  avma_record_list_add(two, AVMA_KEY_OSVersion, "12");
+  avma_record_list_add(three, AVMA_KEY_OSBuildNumber, "1");
+  avma_record_list_add(three, AVMA_KEY_OSKernelVersion, "6.1");
+  avma_record_list_add(three, AVMA_KEY_OSKernelVersion, "6.1"); /* counted once */
+  g_autoptr(GBytes) h = hello_frame(), s1 = frame(AVMA_MSG_SET, SESSION, 2, two),
+                    s2 = frame(AVMA_MSG_SET, SESSION, 3, three);
+  feed_all(fx, h);
+  feed_all(fx, s1);
+  feed_all(fx, s2);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 3);
+  assert_int_equal(r[1].type, AVMA_MSG_ACK);
+  assert_string_equal(r[2].code, "quota");
+  g_autoptr(JsonObject) pool = avma_vm_pool_json(fx->vm, AVMA_POOL_AUTO);
+  assert_int_equal(json_object_get_size(pool), 2);
+  assert_int_equal(logged(fx, "quota"), 1);
+}
+
+/* The guest never reads: once max_queued is reached the host hangs up and says why. */
+static void test_not_reading_disconnects(void **state) {
+  Fx *fx = *state;
+  fx->config->max_queued = 65536;
+  fx->config->rate_burst = 1e6;
+  start(fx);
+  int small = 4096;
+  assert_int_equal(setsockopt(fx->guest, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  g_autoptr(GBytes) h = hello_frame();
+  for (int i = 0; i < 2000 && avma_session_connected(fx->s); i++) {
+    feed_all(fx, h);
+    if (i % 50 == 0)
+      run_for(1);
+  }
+  assert_false(avma_session_connected(fx->s));
+  assert_int_equal(logged(fx, "not-reading"), 1);
+}
+
+/* Refusals in a row close the channel; bad frames cost tokens too. */
+static void test_flood_disconnects(void **state) {
+  Fx *fx = *state;
+  fx->config->rate_burst = 5;
+  fx->config->rate_per_sec = 1e-6;
+  start(fx);
+  g_autoptr(GBytes) h = hello_frame();
+  for (int i = 0; i < 5 + 49; i++)
+    feed_all(fx, h);
+  assert_true(avma_session_connected(fx->s));
+  /* A frame whose check fails but whose header is intact would be answered: one more refusal. */
+  gsize len;
+  const guint8 *hd = g_bytes_get_data(h, &len);
+  g_autofree guint8 *bad = g_memdup2(hd, len);
+  bad[len - 1] ^= 1;
+  avma_session_feed(fx->s, bad, len);
+  assert_false(avma_session_connected(fx->s));
+  assert_int_equal(avma_session_stats(fx->s)->rate_limited, 50);
+}
+
+static void test_activation_rate_limit(void **state) {
+  Fx *fx = *state;
+  fx->config->activation_burst = 2;
+  fx->config->activations_per_min = 1e-6;
+  start(fx);
+  g_autoptr(AvmaRecordList) req = avma_record_list_new();
+  avma_record_list_add(req, AVMA_KEY_AvmaKey, "YDFWN-MJ9JR-3DYRK-FXXRW-78VHK");
+  g_autoptr(GBytes) h = hello_frame();
+  feed_all(fx, h);
+  for (guint32 seq = 2; seq <= 4; seq++) {
+    g_autoptr(GBytes) a = frame(AVMA_MSG_ACTIVATE, SESSION, seq, req);
+    feed_all(fx, a);
+  }
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 4);
+  assert_int_equal(r[1].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_int_equal(r[2].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_string_equal(r[3].code, "rate-limited");
+}
+
+/* An error quoting a key full of control characters and long enough to be cut mid-character is
+ * still valid text for the guest (replies() checks every answer against the schema). */
+static void test_error_message_is_schema_text(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  GString *key = g_string_new("bad\x01\x1b[31m");
+  for (int i = 0; i < 100; i++)
+    g_string_append(key, "\xc3\xa9"); /* é: a cut at 64 bytes could fall inside one */
+  g_autoptr(AvmaRecordList) r = avma_record_list_new();
+  avma_record_list_add_raw(r, AVMA_POOL_AUTO, key->str, "x");
+  g_string_free(key, TRUE);
+  g_autoptr(GBytes) h = hello_frame(), s = frame(AVMA_MSG_SET, SESSION, 2, r);
+  feed_all(fx, h);
+  feed_all(fx, s);
+  Reply out[4];
+  assert_int_equal(replies(fx, out, 4), 2);
+  assert_string_equal(out[1].code, "schema");
+}
+
+int main(void) {
+  g_setenv("G_SLICE", "always-malloc", TRUE);
+  g_log_set_writer_func(g_log_writer_default, NULL, NULL);
+  g_setenv("G_MESSAGES_DEBUG", "", TRUE);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_deadline_per_frame, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deadline_drops_stalled_frame, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replay_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_set_all_or_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_reading_disconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flood_disconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_activation_rate_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_error_message_is_schema_text, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
