@@ -229,7 +229,10 @@ if command -v rpmbuild >/dev/null; then
       avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules; do
       pkg=${p%%:*} file=${p#*:}
       rpmf=$(echo "$BUILD"/rpm/RPMS/*/"$pkg-$version"-*.rpm)
-      rpm -qlp "$rpmf" 2>/dev/null | grep -qx "$file" && pass "$pkg rpm has $file" ||
+      # Listed to a file first: `rpm | grep -q` under pipefail fails at random when grep exits
+      # early and rpm dies of SIGPIPE.
+      rpm -qlp "$rpmf" >"$tmp/rpm-files" 2>/dev/null || true
+      grep -qx "$file" "$tmp/rpm-files" && pass "$pkg rpm has $file" ||
         fail "$pkg rpm lacks $file"
     done
   else
