@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "recorder.h"
 #include "session.h"
+#include "timeutil.h"
 #include "virt.h"
 #include "vmview.h"
 #include "watcher.h"
@@ -25,6 +26,8 @@ typedef struct {
   GPtrArray *sessions; /* fixed channels */
   AvmaMetadata *metadata;
   AvmaVmViewWriter *view;
+  AvmaHost *host;
+  AvmaHistory *history; /* may be NULL */
   gboolean stopping;
 } Daemon;
 
@@ -51,14 +54,71 @@ static void on_session_notify(AvmaSession *s, gpointer user) {
   (void)s;
   view_changed(user);
 }
+/* The report must be reproducible from history alone, so the vCPUs libvirt knows are recorded
+ * when seen (only changes are stored). */
+typedef struct {
+  Daemon *d;
+  char *name;
+  char *uuid;
+} VcpuJob;
+
+/* Runs after the reply went out: a libvirt RPC must not delay the guest's answer. */
+static gboolean record_vcpus(gpointer data) {
+  VcpuJob *j = data;
+  Daemon *d = j->d;
+  virConnectPtr conn = d->watcher ? avma_watcher_connection(d->watcher) : NULL;
+  virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, j->uuid) : NULL;
+  virDomainInfo info;
+  if (dom && virDomainGetInfo(dom, &info) == 0) {
+    g_autoptr(GError) err = NULL;
+    if (!avma_history_record_vm_vcpus(d->history, avma_now(), j->name, j->uuid, info.nrVirtCpu,
+                                      "libvirt", &err))
+      g_warning("cannot record vCPUs of %s: %s", j->name, err->message);
+  }
+  if (dom)
+    virDomainFree(dom);
+  g_free(j->name);
+  g_free(j->uuid);
+  g_free(j);
+  return G_SOURCE_REMOVE;
+}
+
 static void on_decision(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
-  (void)h, (void)vm, (void)ev;
+  (void)h, (void)ev;
+  Daemon *d = user;
+  if (d->history && d->watcher && *avma_vm_uuid(vm)) {
+    VcpuJob *j = g_new0(VcpuJob, 1);
+    j->d = d;
+    j->name = g_strdup(avma_vm_name(vm));
+    j->uuid = g_strdup(avma_vm_uuid(vm));
+    g_idle_add(record_vcpus, j);
+  }
   view_changed(user);
 }
+
+/* Sockets and cores for the licensable-core count, from libvirt when it is there. */
+static void record_host_facts(Daemon *d, virConnectPtr conn) {
+  virNodeInfo ni;
+  if (!d->history || virNodeGetInfo(conn, &ni) != 0)
+    return;
+  AvmaHostFacts f = {.hostname = g_get_host_name(),
+                     .host_id = avma_host_identity(d->host),
+                     .sockets = (int)(ni.nodes * ni.sockets),
+                     .cores_per_socket = (int)ni.cores,
+                     .threads_per_core = (int)ni.threads,
+                     .cpus = (int)ni.cpus,
+                     .source = "libvirt"};
+  g_autoptr(GError) err = NULL;
+  if (!avma_history_record_host_facts(d->history, avma_now(), &f, &err))
+    g_warning("cannot record host facts: %s", err->message);
+}
+
 static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
   Daemon *d = user;
   if (d->metadata)
     avma_metadata_set_connection(d->metadata, conn);
+  if (conn)
+    record_host_facts(d, conn);
 }
 
 static gboolean on_signal(gpointer loop) {
@@ -131,7 +191,7 @@ int main(int argc, char **argv) {
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
 
-  Daemon d = {0};
+  Daemon d = {.host = host, .history = history};
   g_autofree char *view_path = avma_host_state_path(config, AVMA_VMVIEW_FILE);
   g_autoptr(AvmaVmViewWriter) view =
       avma_vmview_writer_new(view_path, VIEW_DEBOUNCE_MS, collect_view, &d);
