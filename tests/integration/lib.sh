@@ -42,9 +42,20 @@ hostd() {
   local args=()
   for vm in "$@"; do args+=(--channel "$vm=$T/$vm.sock"); done
   [[ ${HOSTD_CONF:-} ]] && args+=(--config "$HOSTD_CONF")
+  local n0; n0=$(grep -c ': connected to ' "$T/hostd.log" 2>/dev/null)
   ${AVMA_WRAP:-} "$B/avma-hostd" --state-dir "$T/host" "${args[@]}" >>"$T/hostd.log" 2>&1 &
   HOSTD_PID=$!
   PIDS+=($HOSTD_PID)
+  # Until it has connected to every channel that exists (under valgrind that takes seconds), at
+  # most 3 s (30 s wrapped); then a little longer, as before.
+  local i n tries=60
+  [[ ${AVMA_WRAP:-} ]] && tries=600
+  for ((i = 0; i < tries; i++)); do
+    n=$(grep -c ': connected to ' "$T/hostd.log" 2>/dev/null)
+    ((n >= ${n0:-0} + $#)) && break
+    kill -0 "$HOSTD_PID" 2>/dev/null || break
+    sleep 0.05
+  done
   sleep 0.3
 }
 
