@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,6 +42,21 @@ gboolean avma_write_atomic(const char *path, const char *data, gssize len, int m
                                 error))
     return FALSE;
   return fsync_parent(path, error);
+}
+
+gboolean avma_write_replace(const char *path, const char *data, gssize len, int mode,
+                            GError **error) {
+  g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+  if (!g_file_set_contents_full(tmp, data, len, G_FILE_SET_CONTENTS_NONE, mode, error))
+    return FALSE;
+  if (rename(tmp, path) < 0) {
+    int e = errno;
+    (void)unlink(tmp);
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot replace %s: %s", path,
+                g_strerror(e));
+    return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean avma_append_line(const char *path, const char *line, int mode, GError **error) {

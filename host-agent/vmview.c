@@ -13,6 +13,7 @@
 struct AvmaVmViewWriter {
   char *path;
   guint debounce_ms;
+  guint cost_ms; /* how long the last write took */
   AvmaVmViewCollectFn collect;
   gpointer user;
   guint timer;
@@ -67,6 +68,7 @@ gboolean avma_vmview_writer_flush(AvmaVmViewWriter *w, GError **error) {
     g_source_remove(w->timer);
     w->timer = 0;
   }
+  gint64 started = g_get_monotonic_time();
   g_autoptr(JsonObject) doc = json_object_new();
   g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
   json_object_set_int_member(doc, "version", VMVIEW_VERSION);
@@ -80,9 +82,15 @@ gboolean avma_vmview_writer_flush(AvmaVmViewWriter *w, GError **error) {
   json_object_set_array_member(doc, "vms", arr);
   g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
   json_node_set_object(root, doc);
-  g_autofree char *text = json_to_string(root, TRUE);
-  /* Intrinsic items (addresses, host names) are the tenant's: not world-readable. */
-  return avma_write_atomic(w->path, text, -1, 0640, error);
+  g_autofree char *text = json_to_string(root, FALSE);
+  /* Intrinsic items (addresses, host names) are the tenant's: not world-readable. The view is
+   * rebuilt from the daemon's state, so it needs to be atomic, not durable: no fsync, which
+   * blocked the loop for 0.1-0.3 s at 5000 VMs (tests/bench/PROFILE.md). */
+  gboolean ok = avma_write_replace(w->path, text, -1, 0640, error);
+
+  /* Keep the view's share of the loop small however many VMs there are. */
+  w->cost_ms = (guint)((g_get_monotonic_time() - started) / 1000);
+  return ok;
 }
 
 static gboolean on_timer(gpointer data) {
@@ -97,7 +105,7 @@ static gboolean on_timer(gpointer data) {
 void avma_vmview_writer_touch(AvmaVmViewWriter *w) {
   /* The first change arms the timer; later ones ride along with that write. */
   if (!w->timer)
-    w->timer = g_timeout_add(w->debounce_ms, on_timer, w);
+    w->timer = g_timeout_add(MAX(w->debounce_ms, 20 * w->cost_ms), on_timer, w);
 }
 
 JsonObject *avma_vmview_load(const char *path, GError **error) {

@@ -27,6 +27,14 @@ e2e_die() {
 e2e_now() { printf '%s' "$EPOCHREALTIME"; }
 # e2e_since T: seconds (float) elapsed since EPOCHREALTIME value T
 e2e_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
+# e2e_sleep S: a sleep that a TERM/INT interrupts (bash runs a trap only after the foreground
+# command ends, so a plain long sleep would delay the cleanup by as long)
+e2e_sleep() {
+  sleep "$1" &
+  E2E_SLEEP_PID=$!
+  wait "$E2E_SLEEP_PID"
+  E2E_SLEEP_PID=
+}
 # e2e_wait_for TIMEOUT_S INTERVAL_S CMD...: poll CMD until it succeeds; rc 1 on timeout
 e2e_wait_for() {
   local timeout=$1 interval=$2 t0=$EPOCHREALTIME
@@ -131,6 +139,7 @@ e2e_cleanup() {
   local rc=$? d p
   trap - EXIT
   trap '' INT TERM # finish the cleanup even when interrupted again
+  [[ -n ${E2E_SLEEP_PID:-} ]] && kill "$E2E_SLEEP_PID" 2>/dev/null
   [[ -n ${E2E_TMP:-} ]] || return "$rc"
   if [[ -n ${E2E_UID:-} ]]; then
     if [[ -S $E2E_XDG_RUNTIME/libvirt/libvirt-sock ]]; then

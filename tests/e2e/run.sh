@@ -15,8 +15,8 @@
 set -uo pipefail
 shopt -s extglob
 
-# TODO(lead): flip to "real" once avma-hostd/avma-guestd exist (`make e2e` then runs the product).
-E2E_DEFAULT_MODE=plumbing
+# `make e2e` runs the product; --plumbing (make e2e-plumbing) tests the harness alone.
+E2E_DEFAULT_MODE=real
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
