@@ -160,7 +160,9 @@ static void refresh(AvmaWatcher *w, virDomainPtr dom, const char *why, const cha
   }
   const char *path = running && info.channel == AVMA_DOM_CHANNEL_UNIX ? info.socket_path : NULL;
   if (running && info.channel == AVMA_DOM_CHANNEL_UNIX && !path)
-    g_warning("%s: channel %s has no socket path in the live XML", name, AVMA_CHANNEL_NAME);
+    /* Seen while a domain shuts down (libvirt drops the path before the stop event): not a
+     * fault worth a warning; a running domain gets its path at the next lifecycle event. */
+    g_message("%s: channel %s has no socket path in the live XML yet", name, AVMA_CHANNEL_NAME);
   if (path && d->session && d->session_domid == info.id) {
     if (g_strcmp0(avma_session_path(d->session), path)) {
       g_message("%s: channel socket is now %s", name, path);
