@@ -88,14 +88,14 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
     printf("No events.\n");
     return 0;
   }
-  printf("%-20s  %-5s  %-17s  %-16s  %-14s  %-5s  %s\n", "TIME", "ID", "NOTIFICATION", "VM",
+  printf("%-20s  %-5s  %-17s  %-16s  %-17s  %-5s  %s\n", "TIME", "ID", "NOTIFICATION", "VM",
          "GUEST", "KEY", "REASON");
   for (guint i = 0; i < sel->len; i++) {
     JsonObject *ev = sel->pdata[i];
     g_autofree char *guest = g_strdup_printf(
         "%s %s", json_object_get_string_member_with_default(ev, "guest_version", ""),
         json_object_get_string_member_with_default(ev, "guest_edition", ""));
-    printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-14s  %-5s  %s\n",
+    printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n",
            json_object_get_string_member_with_default(ev, "time", ""),
            json_object_get_int_member_with_default(ev, "event_id", 0),
            json_object_get_string_member_with_default(ev, "notification", ""),
