@@ -29,6 +29,9 @@ UNITDIR ?= $(call pkg_var,systemd,systemdsystemunitdir,/lib/systemd/system)
 UDEVRULESDIR ?= $(call pkg_var,udev,udevdir,/lib/udev)/rules.d
 SYSUSERSDIR ?= $(call pkg_var,systemd,sysusersdir,/usr/lib/sysusers.d)
 TMPFILESDIR ?= $(call pkg_var,systemd,tmpfilesdir,/usr/lib/tmpfiles.d)
+# polkit only reads its own directories (/etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d),
+# whatever PREFIX is.
+POLKITRULESDIR ?= /usr/share/polkit-1/rules.d
 # Groups that give avma-hostd libvirt access and reach the channel sockets. Debian: libvirt and
 # libvirt-qemu; Fedora names QEMU's group "qemu" (the spec file passes that).
 LIBVIRT_GROUPS ?= libvirt libvirt-qemu
@@ -60,6 +63,7 @@ install-host: $(BUILD)/avma-hostd $(BUILD)/avma-host
 	chmod 0644 "$(DESTDIR)$(UNITDIR)/avma-hostd.service"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/systemd/avma-host.sysusers "$(DESTDIR)$(SYSUSERSDIR)/avma-host.conf"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/systemd/avma-host.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/avma-host.conf"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/polkit/60-avma-host.rules "$(DESTDIR)$(POLKITRULESDIR)/60-avma-host.rules"
 	$(call install_conf,$(PKG_DIR)/config/host.conf,$(SYSCONFDIR)/avma/host.conf)
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-hostd.8 "$(DESTDIR)$(MANDIR)/man8/avma-hostd.8"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-host.1 "$(DESTDIR)$(MANDIR)/man1/avma-host.1"
@@ -89,6 +93,7 @@ uninstall:
 	      "$(DESTDIR)$(UNITDIR)/avma-hostd.service" "$(DESTDIR)$(UNITDIR)/avma-guestd.service" \
 	      "$(DESTDIR)$(UDEVRULESDIR)/60-avma-guest.rules" \
 	      "$(DESTDIR)$(SYSUSERSDIR)/avma-host.conf" "$(DESTDIR)$(TMPFILESDIR)/avma-host.conf" \
+	      "$(DESTDIR)$(POLKITRULESDIR)/60-avma-host.rules" \
 	      "$(DESTDIR)$(DATADIR)/avma/avma-channel.xml" \
 	      $(foreach m,man8/avma-hostd.8 man1/avma-host.1 man5/avma-host.conf.5 man8/avma-guestd.8 \
 	                  man1/avma-guest.1 man5/avma-guest.conf.5,"$(DESTDIR)$(MANDIR)/$(m)")
@@ -113,6 +118,22 @@ rpm:
 CHECK_TARGETS += check-packaging
 check-packaging:
 	BUILD=$(BUILD) VERSION=$(VERSION) MAKE="$(MAKE)" bash tests/packaging/smoke.sh
+
+# The packages under a real systemd: boots Debian 12 with both .debs installed in QEMU (software
+# emulation) and checks the units as systemd and udev start them (tests/packaging/systemd-boot.sh).
+# Needs root and Debian's mirror; the first run debootstraps (about 1 minute, cached in
+# $(BUILD)/boot-cache), each run then takes about 40 s. Like `make e2e`, AVMA_SKIP_E2E=1 leaves it
+# out of `make check`.
+BOOT_PKGS := debootstrap qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod \
+             socat file xz-utils binutils
+.PHONY: check-systemd
+check-systemd: deb
+	@bash tests/tools/install-deps.sh $(BOOT_PKGS)
+	BUILD=$(BUILD) bash tests/packaging/systemd-boot.sh
+ifneq ($(AVMA_SKIP_E2E),1)
+DEPS_PKGS += $(BOOT_PKGS)
+CHECK_TARGETS += check-systemd
+endif
 
 # Exposure scores of our units (as installed with PREFIX=/usr) and, when its unit file is at
 # hand, of Debian's qemu-guest-agent for comparison. Recorded in packaging/README.md.

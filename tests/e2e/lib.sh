@@ -225,10 +225,13 @@ e2e_copy_with_libs() {
   done
 }
 
-# e2e_stage_modules STAGE KVER: the virtio modules in load order, decompressed, listed in
-# STAGE/etc/e2e/modules (Debian 12 ships plain .ko; .ko.xz/.ko.zst/.ko.gz are handled too).
+# e2e_stage_modules STAGE KVER [MODULE...]: the modules (default: the virtio ones the e2e guests
+# need) and their dependencies in load order, decompressed, listed in STAGE/etc/e2e/modules
+# (Debian 12 ships plain .ko; .ko.xz/.ko.zst/.ko.gz are handled too).
 e2e_stage_modules() {
   local stage=$1 kver=$2 path name
+  shift 2
+  (($# > 0)) || set -- virtio_pci virtio_console virtio_rng
   local -A seen=()
   mkdir -p "$stage/lib/modules/e2e" "$stage/etc/e2e"
   : >"$stage/etc/e2e/modules"
@@ -243,8 +246,8 @@ e2e_stage_modules() {
       *) cp "$path" "$stage/lib/modules/e2e/$name" ;;
     esac
     echo "$name" >>"$stage/etc/e2e/modules"
-  done < <(modprobe -a -S "$kver" --show-depends virtio_pci virtio_console virtio_rng | awk '$1=="insmod"')
-  [[ -s $stage/etc/e2e/modules ]] || e2e_die "no virtio modules for $kver"
+  done < <(modprobe -a -S "$kver" --show-depends "$@" | awk '$1=="insmod"')
+  [[ -s $stage/etc/e2e/modules ]] || e2e_die "no modules ($*) for $kver"
 }
 
 # e2e_build_base_initramfs OUT [EXECUTABLE...]: busybox (static), /init (busybox init), the
