@@ -70,6 +70,7 @@ info "uptime $(cut -d' ' -f1 /proc/uptime)"
 # ---- 2. avma-hostd: enabled by the package, started by systemd, its credentials ---------------
 check hostd-enabled test "$(systemctl is-enabled $HOSTD)" = enabled
 check hostd-active systemctl is-active --quiet $HOSTD
+check hostd-wanted-by-libvirtd sh -c "systemctl show -p WantedBy --value $HOSTD | grep -qw libvirtd.service"
 # ---- 3. avma-guestd: static, started by udev through the port's device unit -------------------
 check guestd-static test "$(systemctl is-enabled $GUESTD)" = static
 # udev's SYSTEMD_WANTS: the unit is wanted by the port's device unit (sys-devices-...-vportNpM)

@@ -30,8 +30,10 @@ host_deb=$(ls "$BUILD"/deb/avma-host_*_*.deb 2>/dev/null | head -1)
 guest_deb=$(ls "$BUILD"/deb/avma-guest_*_*.deb 2>/dev/null | head -1)
 [[ -n $host_deb && -n $guest_deb ]] || e2e_die "no packages in $BUILD/deb (make deb)"
 
-mirror=${AVMA_DEBIAN_MIRROR:-$(awk '/^URIs:/{print $2; exit} /^deb /{print $2; exit}' \
-  /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null)}
+# The first ".../debian" archive this machine's apt uses (deb822 or one-line format).
+mirror=${AVMA_DEBIAN_MIRROR:-$(grep -hv '^[[:space:]]*#' /etc/apt/sources.list.d/*.sources \
+  /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
+  grep -oE 'https?://[^ ]*/debian/?( |$)' | head -1 | tr -d ' ')}
 mirror=${mirror:-http://deb.debian.org/debian}
 
 # What the machine needs besides minbase: systemd as init with udev and the journal, libvirt's
@@ -202,7 +204,7 @@ e2e_log "machine ran $(e2e_since "$t0") s"
 # ---- 6. verdict ----------------------------------------------------------------------------------
 tr -d '\r' <"$tmp/probe.log" | grep '^PROBE ' | sed 's/^PROBE //' >"$tmp/probe.txt" || true
 sed 's/^/  /' "$tmp/probe.txt"
-expected=(system-running hostd-enabled hostd-active guestd-static guestd-wanted-by-port
+expected=(system-running hostd-enabled hostd-active hostd-wanted-by-libvirtd guestd-static guestd-wanted-by-port
   guestd-active avma-user hostd-confined hostd-readonly-system guestd-confined
   guestd-readonly-system hostd-userns guestd-userns hostd-group-libvirt hostd-group-libvirt-qemu hostd-statedir
   guestd-statedir hostd-libvirt license-set license-file license-show hostd-channel-open
