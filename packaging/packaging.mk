@@ -122,7 +122,7 @@ check-packaging:
 # The packages under a real systemd: boots Debian 12 with both .debs installed in QEMU (software
 # emulation) and checks the units as systemd and udev start them (tests/packaging/systemd-boot.sh).
 # Needs root and Debian's mirror; the first run debootstraps (about 1 minute, cached in
-# $(BUILD)/boot-cache), each run then takes about 40 s. Like `make e2e`, AVMA_SKIP_E2E=1 leaves it
+# $(BUILD)/boot-cache), each run then takes about 80 s. Like `make e2e`, AVMA_SKIP_E2E=1 leaves it
 # out of `make check`.
 BOOT_PKGS := debootstrap qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod \
              socat file xz-utils binutils

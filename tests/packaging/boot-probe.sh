@@ -10,14 +10,16 @@
 # and the last line is "PROBE end fails=N". The host side also checks that every expected NAME
 # was reported, so a probe that dies half-way cannot pass.
 #
-# The host agent's channel: in this machine there is no QEMU domain for libvirt to start (that
-# would be TCG inside TCG), so the socket QEMU would create for a domain's org.avma.kvp.0 channel
-# is made by socat instead, at libvirt's path and with the ownership and mode libvirt and QEMU
-# give it (directory libvirt-qemu 0750, socket libvirt-qemu 0775: QEMU runs with umask 002). Its
-# other end is a second virtio port (org.e2e.relay) that the outer host wires to this machine's
-# own org.avma.kvp.0 port. So a request leaves avma-guestd through a real virtio port, comes
-# back in through another, and reaches avma-hostd through a socket it may only open thanks to
-# its unit's SupplementaryGroups=.
+# Two channels reach avma-hostd:
+#  - a real one: the system libvirtd starts a domain (paused: QEMU under TCG inside TCG has
+#    nothing to run) whose org.avma.kvp.0 socket libvirt and QEMU create with their real
+#    ownership and mode; avma-hostd must find it through libvirt and connect with only its
+#    unit's credentials. Nothing answers on the far side, so no activation goes over it.
+#  - one that carries an activation: a socket made by socat at libvirt's path with the same
+#    ownership and mode (directory libvirt-qemu 0750, socket libvirt-qemu 0775, as the real one
+#    shows), whose other end is a second virtio port (org.e2e.relay) that the outer host wires
+#    to this machine's own org.avma.kvp.0 port. So a request leaves avma-guestd through a real
+#    virtio port, comes back in through another and reaches avma-hostd.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 out=/dev/ttyS1
@@ -207,6 +209,43 @@ fi
 check host-events sh -c 'avma-host events | grep -q "AVMA Success"'
 check host-vms sh -c 'avma-host vms | grep -q boot'
 check host-report sh -c 'avma-host report --month "$(date +%Y-%m)" >/dev/null'
+
+# ---- 8b. a real domain of the system libvirtd --------------------------------------------------
+# Started paused: QEMU (TCG inside TCG) creates the channel socket where and as libvirt and QEMU
+# really do, without spending CPU on a guest that has nothing to run. avma-hostd must find it
+# through libvirt and connect as avma, with only its unit's groups.
+cat >/run/avma-probe.xml <<'XML'
+<domain type='qemu'>
+  <name>avma-probe</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+    <channel type='unix'><source mode='bind'/><target type='virtio' name='org.avma.kvp.0'/></channel>
+  </devices>
+</domain>
+XML
+sed -e 's/avma-probe/avma-probe2/' -e '/<channel/d' /run/avma-probe.xml >/run/avma-probe2.xml
+check libvirt-define sh -c 'virsh -q define /run/avma-probe.xml && virsh -q define /run/avma-probe2.xml'
+t_start=$(cut -d' ' -f1 /proc/uptime)
+check libvirt-start-paused timeout 300 virsh -q start --paused avma-probe
+info "libvirt-start took $(awk -v a="$t_start" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN{printf "%.1f", b-a}') s"
+real_sock=$(virsh dumpxml avma-probe | sed -n "s/.*<source mode='bind' path='\([^']*org.avma.kvp.0\)'.*/\1/p" | head -1)
+info "real-socket $real_sock $(stat -c '%U:%G %a' "$real_sock" 2>&1) dir $(stat -c '%U:%G %a' "$(dirname "$real_sock")" 2>&1)"
+if [[ -n $real_sock ]] && wait_for 60 sh -c "journalctl -b -u $HOSTD -o cat | grep -q 'avma-probe: connected to $real_sock'"; then
+  ok "hostd-real-channel connected to $real_sock"
+else
+  bad "hostd-real-channel $(journalctl -b -u $HOSTD -o cat | grep -i 'avma-probe\|libvirt' | tail -4 | tr '\n' ' ')"
+fi
+check host-vms-real sh -c "avma-host vms | grep -q avma-probe"
+# Provisioning as the operator would: the channel added to a domain that lacks it.
+check host-channel-add avma-host channel add avma-probe2
+check host-channel-add-persistent sh -c "virsh dumpxml --inactive avma-probe2 | grep -q org.avma.kvp.0"
+check libvirt-destroy virsh -q destroy avma-probe
+check libvirt-undefine sh -c 'virsh -q undefine avma-probe && virsh -q undefine avma-probe2'
 
 # ---- 9. restarts -------------------------------------------------------------------------------
 check hostd-restart systemctl restart $HOSTD

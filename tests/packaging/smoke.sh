@@ -227,6 +227,7 @@ if command -v rpmbuild >/dev/null; then
   if $MAKE -s --no-print-directory rpm >"$tmp/rpm.log" 2>&1; then
     pass "make rpm ($(($(date +%s) - t0)) s)"
     for p in avma-host:/usr/sbin/avma-hostd avma-host:/usr/lib/sysusers.d/avma-host.conf \
+      avma-host:/usr/share/polkit-1/rules.d/60-avma-host.rules \
       avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules; do
       pkg=${p%%:*} file=${p#*:}
       rpmf=$(echo "$BUILD"/rpm/RPMS/*/"$pkg-$version"-*.rpm)

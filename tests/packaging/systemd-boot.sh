@@ -40,7 +40,8 @@ mirror=${mirror:-http://deb.debian.org/debian}
 # system daemon (and libpam-systemd, the logind its polkit wants), the relay's socat, and every
 # package the two .debs depend on (first alternative, without versions). debootstrap's resolver
 # is simple, so nothing here may rely on a virtual package.
-base_pkgs=(systemd-sysv udev dbus kmod procps iproute2 socat libpam-systemd libvirt-daemon-system)
+base_pkgs=(systemd-sysv udev dbus kmod procps iproute2 socat libpam-systemd libvirt-daemon-system
+  libvirt-clients qemu-system-x86)
 mapfile -t deb_deps < <(for d in "$host_deb" "$guest_deb"; do dpkg-deb -f "$d" Depends; done |
   tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' | grep -v '^$' | sort -u)
 include=$(printf '%s\n' "${base_pkgs[@]}" "${deb_deps[@]}" | sort -u | paste -sd, -)
@@ -209,6 +210,8 @@ expected=(system-running hostd-enabled hostd-active hostd-wanted-by-libvirtd gue
   guestd-readonly-system hostd-userns guestd-userns hostd-group-libvirt hostd-group-libvirt-qemu hostd-statedir
   guestd-statedir hostd-libvirt license-set license-file license-show hostd-channel-open
   guest-ipk guest-ato guest-xpr journal-12309 journal-12310 host-events host-vms host-report
+  libvirt-define libvirt-start-paused hostd-real-channel host-vms-real host-channel-add
+  host-channel-add-persistent libvirt-destroy libvirt-undefine
   hostd-restart hostd-active-after-restart guestd-restart guestd-active-after-restart
   pkg-upgrade pkg-upgrade-restarts-hostd pkg-upgrade-restarts-guestd pkg-remove pkg-remove-stops
   pkg-remove-keeps-state pkg-install pkg-install-starts-hostd pkg-install-starts-guestd
