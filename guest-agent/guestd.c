@@ -1,19 +1,14 @@
 /* avma-guestd: the guest agent daemon. Wiring only: options, config, port, control socket,
  * signals. */
 #include "control.h"
+#include "daemon.h"
 #include "guest-config.h"
 #include "guest.h"
 #include "port.h"
 
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
-
-static gboolean on_signal(gpointer loop) {
-  g_main_loop_quit(loop);
-  return G_SOURCE_CONTINUE;
-}
 
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
@@ -65,9 +60,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  g_unix_signal_add(SIGTERM, on_signal, loop);
-  g_unix_signal_add(SIGINT, on_signal, loop);
   avma_guest_start_daemon(guest);
-  g_main_loop_run(loop);
+  g_autofree char *status = g_strdup_printf("port %s", config->port);
+  avma_daemon_run(loop, status);
   return 0;
 }

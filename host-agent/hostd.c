@@ -1,5 +1,6 @@
 /* avma-hostd: the host agent daemon. Wiring only: options, config, host core, channel sessions
  * (fixed, or found through libvirt), metadata, the VM view, signals. */
+#include "daemon.h"
 #include "host-config.h"
 #include "host.h"
 #include "metadata.h"
@@ -12,7 +13,6 @@
 #include "watcher.h"
 
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,11 +121,6 @@ static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
     record_host_facts(d, conn);
 }
 
-static gboolean on_signal(gpointer loop) {
-  g_main_loop_quit(loop);
-  return G_SOURCE_CONTINUE;
-}
-
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *connect_uri = NULL;
@@ -218,15 +213,16 @@ int main(int argc, char **argv) {
   }
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  g_unix_signal_add(SIGTERM, on_signal, loop);
-  g_unix_signal_add(SIGINT, on_signal, loop);
   g_message("avma-hostd %s: %u fixed channel(s), libvirt %s, state in %s", AVMA_VERSION,
             config->channels->len, watcher ? avma_watcher_uri(watcher) : "not used",
             config->state_dir);
   if (watcher)
     avma_watcher_start(watcher);
   view_changed(&d);
-  g_main_loop_run(loop);
+  g_autofree char *status =
+      g_strdup_printf("%u fixed channel(s), libvirt %s", config->channels->len,
+                      watcher ? avma_watcher_uri(watcher) : "not used");
+  avma_daemon_run(loop, status);
   g_message("avma-hostd stopping");
   d.stopping = TRUE;
   if (!avma_vmview_writer_flush(view, &err))

@@ -72,6 +72,12 @@ info "uptime $(cut -d' ' -f1 /proc/uptime)"
 # ---- 2. avma-hostd: enabled by the package, started by systemd, its credentials ---------------
 check hostd-enabled test "$(systemctl is-enabled $HOSTD)" = enabled
 check hostd-active systemctl is-active --quiet $HOSTD
+# Type=notify: active means the daemon said READY=1; its STATUS= line shows in systemctl status.
+for u in hostd:$HOSTD guestd:$GUESTD; do
+  st=$(systemctl show -p StatusText --value "${u#*:}")
+  [[ $(systemctl show -p Type --value "${u#*:}") == notify && -n $st ]] &&
+    ok "${u%%:*}-notify StatusText=$st" || bad "${u%%:*}-notify Type=$(systemctl show -p Type --value "${u#*:}") StatusText=$st"
+done
 check hostd-wanted-by-libvirtd sh -c "systemctl show -p WantedBy --value $HOSTD | grep -qw libvirtd.service"
 # ---- 3. avma-guestd: static, started by udev through the port's device unit -------------------
 check guestd-static test "$(systemctl is-enabled $GUESTD)" = static

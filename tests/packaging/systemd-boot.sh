@@ -205,7 +205,7 @@ e2e_log "machine ran $(e2e_since "$t0") s"
 # ---- 6. verdict ----------------------------------------------------------------------------------
 tr -d '\r' <"$tmp/probe.log" | grep '^PROBE ' | sed 's/^PROBE //' >"$tmp/probe.txt" || true
 sed 's/^/  /' "$tmp/probe.txt"
-expected=(system-running hostd-enabled hostd-active hostd-wanted-by-libvirtd guestd-static guestd-wanted-by-port
+expected=(system-running hostd-enabled hostd-active hostd-notify guestd-notify hostd-wanted-by-libvirtd guestd-static guestd-wanted-by-port
   guestd-active avma-user hostd-confined hostd-readonly-system guestd-confined
   guestd-readonly-system hostd-userns guestd-userns hostd-group-libvirt hostd-group-libvirt-qemu hostd-statedir
   guestd-statedir hostd-libvirt license-set license-file license-show hostd-channel-open

@@ -9,6 +9,8 @@ UNIT_GLIB :=
 # host agent: libvirt domain XML and metadata (issue #3)
 UNIT_GLIB += domxml metadata
 UNIT_GLIB += activation exchange channel
+# both daemons: main-loop life cycle and sd_notify (issue #7)
+UNIT_GLIB += daemon
 # host agent: per-guest limits (issue #9)
 UNIT_GLIB += session
 # host agent: compliance history store and monthly report (issue #11)
