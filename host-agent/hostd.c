@@ -31,18 +31,16 @@ typedef struct {
   gboolean stopping;
 } Daemon;
 
-static void collect_view(GPtrArray *vms, JsonObject *doc, gpointer user) {
+static void collect_view(AvmaVmViewSink *sink, JsonObject *doc, gpointer user) {
   Daemon *d = user;
+  /* Set first: the sink writes a stopped daemon's entries as not connected. */
+  json_object_set_boolean_member(doc, "running", !d->stopping);
   if (d->watcher)
-    avma_watcher_collect(d->watcher, vms, doc);
+    avma_watcher_collect(d->watcher, sink, doc);
   for (guint i = 0; i < d->sessions->len; i++) {
     AvmaSession *s = d->sessions->pdata[i];
-    g_ptr_array_add(vms, avma_vmview_entry_new(avma_session_vm(s), "", TRUE, NULL, s));
+    avma_vmview_sink_add(sink, avma_vmview_entry_new(avma_session_vm(s), "", TRUE, NULL, s));
   }
-  /* The last snapshot of a stopped daemon must not claim live connections. */
-  json_object_set_boolean_member(doc, "running", !d->stopping);
-  for (guint i = 0; d->stopping && i < vms->len; i++)
-    json_object_set_boolean_member(vms->pdata[i], "connected", FALSE);
 }
 
 static void view_changed(gpointer user) {

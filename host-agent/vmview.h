@@ -19,9 +19,16 @@
 JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
                                   const char *channel_detail, AvmaSession *session);
 
-/* The collector adds entries (JsonObject*, the array owns them) to vms and may set top-level
- * members of doc (e.g. the libvirt connection's state). */
-typedef void (*AvmaVmViewCollectFn)(GPtrArray *vms, JsonObject *doc, gpointer user);
+/* Where the collector puts entries. Each one is written out as it is added and freed, so a
+ * write never holds every VM's tree at once (at 5000 VMs that cost about 30 MB of RSS). */
+typedef struct AvmaVmViewSink AvmaVmViewSink;
+/* Adds one entry (transfer full). When the document says "running": false, the entry is written
+ * with connected false: the last snapshot of a stopped daemon must not claim live connections. */
+void avma_vmview_sink_add(AvmaVmViewSink *sink, JsonObject *entry);
+
+/* The collector sets top-level members of doc first (e.g. "running", the libvirt connection's
+ * state), then adds the entries to sink. */
+typedef void (*AvmaVmViewCollectFn)(AvmaVmViewSink *sink, JsonObject *doc, gpointer user);
 
 typedef struct AvmaVmViewWriter AvmaVmViewWriter;
 AvmaVmViewWriter *avma_vmview_writer_new(const char *path, guint debounce_ms,

@@ -461,18 +461,18 @@ virConnectPtr avma_watcher_connection(AvmaWatcher *w) {
   return w->conn;
 }
 
-void avma_watcher_collect(AvmaWatcher *w, GPtrArray *vms, JsonObject *doc) {
+void avma_watcher_collect(AvmaWatcher *w, AvmaVmViewSink *sink, JsonObject *doc) {
+  JsonObject *lv = json_object_new();
+  json_object_set_string_member(lv, "uri", w->uri);
+  json_object_set_boolean_member(lv, "connected", w->conn != NULL);
+  json_object_set_object_member(doc, "libvirt", lv);
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init(&it, w->doms);
   while (g_hash_table_iter_next(&it, NULL, &v)) {
     Dom *d = v;
-    g_ptr_array_add(vms, avma_vmview_entry_new(d->vm, avma_virt_state_name(d->state),
-                                               d->channel != AVMA_DOM_CHANNEL_NONE,
-                                               d->channel_detail, d->session));
+    avma_vmview_sink_add(sink, avma_vmview_entry_new(d->vm, avma_virt_state_name(d->state),
+                                                     d->channel != AVMA_DOM_CHANNEL_NONE,
+                                                     d->channel_detail, d->session));
   }
-  JsonObject *lv = json_object_new();
-  json_object_set_string_member(lv, "uri", w->uri);
-  json_object_set_boolean_member(lv, "connected", w->conn != NULL);
-  json_object_set_object_member(doc, "libvirt", lv);
 }

@@ -7,6 +7,7 @@
 #include <libvirt/libvirt.h>
 
 #include "host.h"
+#include "vmview.h"
 
 typedef struct AvmaWatcher AvmaWatcher;
 
@@ -31,4 +32,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaWatcher, avma_watcher_free)
 const char *avma_watcher_uri(AvmaWatcher *w);
 virConnectPtr avma_watcher_connection(AvmaWatcher *w);
 /* vmview entries for every domain known, and the connection's state as doc member "libvirt". */
-void avma_watcher_collect(AvmaWatcher *w, GPtrArray *vms, JsonObject *doc);
+void avma_watcher_collect(AvmaWatcher *w, AvmaVmViewSink *sink, JsonObject *doc);
