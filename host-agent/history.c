@@ -367,6 +367,16 @@ gboolean avma_history_add_licence(AvmaHistory *h, JsonObject *rec, const char *l
   WRITE_TX(h, error, insert_licence(h, rec, line, error));
 }
 
+/* Binds the columns every per-VM row starts with: time, vm_key, vm, vm_uuid (?1-?4). KEY must
+ * outlive the statement's step. */
+static void bind_vm_row(sqlite3_stmt *st, gint64 at, const char *key, const char *name,
+                        const char *uuid) {
+  sqlite3_bind_int64(st, 1, at);
+  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, name ? name : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, uuid ? uuid : "", -1, SQLITE_STATIC);
+}
+
 static gboolean insert_vm_state(AvmaHistory *h, gint64 at, const char *name, const char *uuid,
                                 gboolean running, const char *reason, GError **error) {
   g_autofree char *key = avma_history_vm_key(name, uuid);
@@ -376,10 +386,7 @@ static gboolean insert_vm_state(AvmaHistory *h, gint64 at, const char *name, con
                              error);
   if (!st)
     return FALSE;
-  sqlite3_bind_int64(st, 1, at);
-  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, name ? name : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, uuid ? uuid : "", -1, SQLITE_STATIC);
+  bind_vm_row(st, at, key, name, uuid);
   sqlite3_bind_int(st, 5, running ? 1 : 0);
   sqlite3_bind_text(st, 6, reason ? reason : "", -1, SQLITE_STATIC);
   return step_write(h, st, "insert vm state", error);
@@ -468,10 +475,7 @@ static gboolean insert_vcpus(AvmaHistory *h, gint64 at, const char *name, const 
                error);
   if (!st)
     return FALSE;
-  sqlite3_bind_int64(st, 1, at);
-  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, name ? name : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, uuid ? uuid : "", -1, SQLITE_STATIC);
+  bind_vm_row(st, at, key, name, uuid);
   sqlite3_bind_int(st, 5, vcpus);
   sqlite3_bind_text(st, 6, source ? source : "", -1, SQLITE_STATIC);
   return step_write(h, st, "insert vm facts", error);
