@@ -101,6 +101,9 @@ void avma_decoder_init(AvmaDecoder *d) {
   d->off = 0;
   d->len = 0;
   d->consumed = 0;
+  d->fed = 0;
+  d->work = 0;
+  d->credit = 0;
 }
 
 void avma_decoder_reset(AvmaDecoder *d) {
@@ -110,17 +113,21 @@ void avma_decoder_reset(AvmaDecoder *d) {
 }
 
 size_t avma_decoder_feed(AvmaDecoder *d, const uint8_t *data, size_t len) {
+  size_t room = AVMA_FRAME_MAX_SIZE - d->len;
+  size_t n = len < room ? len : room;
   /* Compact only here, never in next: a frame returned by next points into buf and must stay
-   * valid until the next feed. */
-  if (d->off > 0) {
+   * valid until the next feed. Only when the tail is used up (see AvmaDecoder). */
+  if (d->off > 0 && d->off + d->len + n > sizeof d->buf) {
     memmove(d->buf, d->buf + d->off, d->len);
+    d->work += d->len;
     d->off = 0;
   }
-  size_t room = sizeof d->buf - d->len;
-  size_t n = len < room ? len : room;
   if (n > 0) {
-    memcpy(d->buf + d->len, data, n);
+    memcpy(d->buf + d->off + d->len, data, n);
     d->len += n;
+    d->fed += n;
+    uint64_t c = d->credit + (uint64_t)n * AVMA_DECODER_CREDIT_PER_BYTE;
+    d->credit = c < AVMA_DECODER_CREDIT_MAX ? c : AVMA_DECODER_CREDIT_MAX;
   }
   return n;
 }
@@ -181,6 +188,7 @@ AvmaDecStatus avma_decoder_next(AvmaDecoder *d, AvmaFrame *frame, AvmaDecError *
 
   /* Nothing in the header is trusted until its own check passes; a failure costs one byte so a
    * real magic inside the bad header is still found. */
+  d->work += 20;
   if (get_be32(p + 20) != avma_crc32c(0, p, 20))
     return fail(d, err, AVMA_FERR_HEADER_CRC, 1, NULL);
   uint32_t plen = get_be32(p + 16);
@@ -194,7 +202,14 @@ AvmaDecStatus avma_decoder_next(AvmaDecoder *d, AvmaFrame *frame, AvmaDecError *
   size_t total = body + AVMA_FRAME_TRAILER_SIZE;
   if (d->len < total)
     return AVMA_DEC_NEED_MORE;
-  bool crc_ok = get_be32(p + body) == avma_crc32c(0, p, body);
+  /* A check the budget cannot pay counts as failed (see AvmaDecoder): only a peer that planted
+   * headers claiming more than it sent gets here. */
+  bool crc_ok = false;
+  if (d->credit >= body) {
+    d->credit -= body;
+    d->work += body;
+    crc_ok = get_be32(p + body) == avma_crc32c(0, p, body);
+  }
 
   /* Unknown version or type: an intact frame is skipped whole (its payload cannot then be misread
    * as frames); a damaged one costs only one byte, as for a CRC failure, so that a frame which

@@ -82,12 +82,26 @@ typedef struct {
   size_t skipped;
 } AvmaDecError;
 
+/* The decoder's work is bounded per input byte, whatever a hostile peer sends: every byte fed
+ * earns AVMA_DECODER_CREDIT_PER_BYTE bytes of frame-check budget (banked up to
+ * AVMA_DECODER_CREDIT_MAX); a frame whose check the budget cannot pay is treated as failing it
+ * (skip one byte and rescan), so planted headers claiming long payloads cannot make each 24
+ * input bytes cost a 16 KiB CRC. A legitimate frame earns twice its own check. Compaction moves
+ * held bytes only when the tail of a buffer twice the maximum frame runs out, so it is amortised
+ * to at most one byte moved per byte dropped. `work` counts bytes checksummed and moved, for
+ * tests and benchmarks. */
+#define AVMA_DECODER_CREDIT_PER_BYTE 2u
+#define AVMA_DECODER_CREDIT_MAX (4u * AVMA_FRAME_MAX_SIZE)
+
 typedef struct {
-  uint8_t buf[AVMA_FRAME_MAX_SIZE];
+  uint8_t buf[2 * AVMA_FRAME_MAX_SIZE];
   size_t off;        /* held bytes start at buf[off]; feed compacts the consumed prefix away, so a
                         returned frame stays in place until the next feed */
-  size_t len;        /* bytes held */
+  size_t len;        /* bytes held, at most AVMA_FRAME_MAX_SIZE */
   uint64_t consumed; /* total bytes ever discarded or returned, for diagnostics */
+  uint64_t fed;      /* total bytes ever fed */
+  uint64_t work;     /* bytes checksummed (header and frame checks) and moved by compaction */
+  uint64_t credit;   /* frame-check budget left, in bytes */
 } AvmaDecoder;
 
 void avma_decoder_init(AvmaDecoder *d);

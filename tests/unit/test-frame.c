@@ -627,6 +627,109 @@ static void test_back_to_back_frames(void **state) {
   free(b.data);
 }
 
+/* Work bound (issue #17): whatever the peer sends, the decoder checksums and moves at most a
+ * fixed number of bytes per byte fed. Counted by the decoder itself, not timed. Each stream is
+ * fed in 24-byte chunks (a slow-drip attacker) and in 4 KiB chunks. */
+#define WORK_PER_BYTE 8u
+#define WORK_SLACK (2u * AVMA_FRAME_MAX_SIZE)
+
+static uint64_t work_of(const Bytes *b, size_t chunk) {
+  AvmaDecoder *d = malloc(sizeof *d);
+  assert_non_null(d);
+  avma_decoder_init(d);
+  size_t pos = 0;
+  while (pos < b->len) {
+    size_t want = b->len - pos < chunk ? b->len - pos : chunk;
+    pos += avma_decoder_feed(d, b->data + pos, want);
+    AvmaFrame f;
+    AvmaDecError e;
+    while (avma_decoder_next(d, &f, &e) != AVMA_DEC_NEED_MORE)
+      ;
+  }
+  assert_int_equal(d->fed, b->len);
+  uint64_t w = d->work;
+  free(d);
+  return w;
+}
+
+static void assert_work_bounded(const Bytes *b, const char *what) {
+  static const size_t chunks[] = {24, 4096};
+  for (size_t i = 0; i < 2; i++) {
+    uint64_t w = work_of(b, chunks[i]);
+    if (w > WORK_PER_BYTE * (uint64_t)b->len + WORK_SLACK)
+      fail_msg("%s, %zu-byte feeds: %llu bytes of work for %zu fed", what, chunks[i],
+               (unsigned long long)w, b->len);
+  }
+}
+
+/* 24-byte headers with a valid header check claiming a maximum payload and sending none: the
+ * following headers count as payload. Before the budget this cost ~680 bytes per byte fed. */
+static void add_planted_headers(Bytes *b, size_t count, uint8_t version, uint8_t type) {
+  for (size_t i = 0; i < count; i++) {
+    uint8_t h[24] = {0xFF, 'A', 'V', 'K', version, type};
+    put32(h + 8, 0);
+    put32(h + 12, (uint32_t)i);
+    put32(h + 16, AVMA_FRAME_MAX_PAYLOAD);
+    put32(h + 20, avma_crc32c(0, h, 20));
+    bytes_add(b, h, sizeof h);
+  }
+}
+
+static void test_work_bounded_crc_amplification(void **state) {
+  (void)state;
+  Bytes b = {0};
+  add_planted_headers(&b, 20000, AVMA_FRAME_VERSION, AVMA_MSG_HELLO);
+  assert_work_bounded(&b, "planted headers (frame-crc)");
+  free(b.data);
+  Bytes v = {0};
+  add_planted_headers(&v, 20000, 9, AVMA_MSG_HELLO);
+  assert_work_bounded(&v, "planted headers (unsupported-version)");
+  free(v.data);
+  Bytes t = {0};
+  add_planted_headers(&t, 20000, AVMA_FRAME_VERSION, 0x77);
+  assert_work_bounded(&t, "planted headers (unknown-type)");
+  free(t.data);
+}
+
+static void test_work_bounded_every_class(void **state) {
+  (void)state;
+  Bytes b = {0};
+  uint8_t junk[4096];
+  for (size_t i = 0; i < sizeof junk; i++)
+    junk[i] = (uint8_t)(i * 131 + 7);
+  for (int r = 0; r < 64; r++)
+    bytes_add(&b, junk, sizeof junk); /* garbage */
+  for (int r = 0; r < 2000; r++) {
+    add_raw(&b, AVMA_FRAME_VERSION, AVMA_MSG_HELLO, 64, 64, true, false);     /* header-crc */
+    add_raw(&b, AVMA_FRAME_VERSION, AVMA_MSG_HELLO, 99999, 16, false, false); /* too-long */
+    add_raw(&b, 7, AVMA_MSG_HELLO, 200, 200, false, false);                   /* version */
+    add_raw(&b, AVMA_FRAME_VERSION, 0x55, 200, 200, false, false);            /* type */
+    add_raw(&b, AVMA_FRAME_VERSION, AVMA_MSG_HELLO, 300, 300, false, true);   /* frame-crc */
+  }
+  uint8_t magics[4096];
+  for (size_t i = 0; i < sizeof magics; i += 4)
+    magics[i] = 0xFF, magics[i + 1] = 'A', magics[i + 2] = 'V', magics[i + 3] = 'K';
+  for (int r = 0; r < 64; r++)
+    bytes_add(&b, magics, sizeof magics); /* a magic every 4 bytes, headers all bad */
+  assert_work_bounded(&b, "every failure class");
+  free(b.data);
+}
+
+/* The budget never refuses a legitimate stream: maximum frames back to back all decode. */
+static void test_budget_keeps_real_frames(void **state) {
+  (void)state;
+  Bytes b = {0};
+  for (uint32_t i = 1; i <= 40; i++)
+    add_frame(&b, AVMA_MSG_RESULT, 5, i, AVMA_FRAME_MAX_PAYLOAD);
+  Trace t;
+  run(&b, seven_bytes, &t);
+  assert_int_equal(t.n, 40);
+  for (size_t i = 0; i < t.n; i++)
+    assert_int_equal(t.ev[i].st, AVMA_DEC_FRAME);
+  assert_work_bounded(&b, "maximum frames");
+  free(b.data);
+}
+
 static void test_null_out_params(void **state) {
   (void)state;
   Bytes b = {0};
@@ -661,6 +764,9 @@ int main(void) {
       cmocka_unit_test(test_feed_when_full),
       cmocka_unit_test(test_back_to_back_frames),
       cmocka_unit_test(test_null_out_params),
+      cmocka_unit_test(test_work_bounded_crc_amplification),
+      cmocka_unit_test(test_work_bounded_every_class),
+      cmocka_unit_test(test_budget_keeps_real_frames),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
