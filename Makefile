@@ -97,8 +97,8 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/kvp-schema.h
 BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest
 
 .PHONY: all deps build demo check clean format
-all: deps
-	$(MAKE) build
+# `make` and `make build` only build (no apt); `make demo` and `make check` install what they need.
+all: build
 build: $(BINS)
 
 # Test fragments: each adds to CHECK_TARGETS and its own rules.
