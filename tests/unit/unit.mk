@@ -15,6 +15,8 @@ UNIT_GLIB += daemon
 UNIT_GLIB += session
 # host agent: compliance history store and monthly report (issue #11)
 UNIT_GLIB += history report
+# durable writes: modes, symlinks, temp names (issue #17)
+UNIT_GLIB += fsutil
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
