@@ -53,50 +53,103 @@ const char *avma_kvp_status_name(AvmaKvpStatus s) {
   return "unknown";
 }
 
+/* Length of the valid UTF-8 character at s (at most len bytes), 0 when it is not one; its code
+ * point in *cp. NUL is not a character here: it would truncate the value for C consumers. */
+static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp) {
+  unsigned c = s[0];
+  if (c == 0)
+    return 0;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  /* Ranges of the second byte follow RFC 3629's table, which excludes overlongs (E0 80..9F,
+   * F0 80..8F), surrogates (ED A0..BF) and code points above U+10FFFF (F4 90..BF, F5..FF). */
+  size_t n;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F;
+  } else {
+    return 0; /* continuation byte, C0/C1 overlong lead, or F5..FF */
+  }
+  if (len < n || s[1] < lo || s[1] > hi)
+    return 0;
+  uint32_t v = c & (0xFFu >> (n + 1));
+  for (size_t k = 1; k < n; k++) {
+    if ((s[k] & 0xC0) != 0x80)
+      return 0;
+    v = v << 6 | (s[k] & 0x3Fu);
+  }
+  *cp = v;
+  return n;
+}
+
 bool avma_utf8_valid(const char *str, size_t len) {
   const unsigned char *s = (const unsigned char *)str;
   if (len > 0 && !s)
     return false;
   size_t i = 0;
   while (i < len) {
-    unsigned c = s[i];
-    if (c == 0)
-      return false; /* NUL would truncate the value for C string consumers */
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    /* Ranges of the second byte follow RFC 3629's table, which excludes overlongs (E0 80..9F,
-     * F0 80..8F), surrogates (ED A0..BF) and code points above U+10FFFF (F4 90..BF, F5..FF). */
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      if (c == 0xE0)
-        lo = 0xA0;
-      else if (c == 0xED)
-        hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      if (c == 0xF0)
-        lo = 0x90;
-      else if (c == 0xF4)
-        hi = 0x8F;
-    } else {
-      return false; /* continuation byte, C0/C1 overlong lead, or F5..FF */
-    }
-    if (len - i < n)
+    uint32_t cp;
+    size_t n = utf8_char(s + i, len - i, &cp);
+    if (n == 0)
       return false;
-    if (s[i + 1] < lo || s[i + 1] > hi)
-      return false;
-    for (size_t k = 2; k < n; k++)
-      if ((s[i + k] & 0xC0) != 0x80)
-        return false;
     i += n;
   }
   return true;
+}
+
+bool avma_text_char_unsafe(uint32_t cp) {
+  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+         cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool avma_text_safe(const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  if (len > 0 && !s)
+    return false;
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_char(s + i, len - i, &cp);
+    if (n == 0 || avma_text_char_unsafe(cp))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+size_t avma_text_sanitize(const char *str, size_t len, char *out, size_t cap) {
+  if (cap == 0)
+    return 0;
+  const unsigned char *s = (const unsigned char *)str;
+  size_t o = 0;
+  for (size_t i = 0; s && i < len;) {
+    uint32_t cp;
+    size_t n = utf8_char(s + i, len - i, &cp);
+    bool bad = n == 0 || avma_text_char_unsafe(cp);
+    size_t w = bad ? 1 : n;
+    if (o + w >= cap)
+      break; /* cut before the character, never inside it */
+    if (bad)
+      out[o++] = '?';
+    else
+      memcpy(out + o, s + i, n), o += n;
+    i += n ? n : 1;
+  }
+  out[o] = '\0';
+  return o;
 }
 
 AvmaKvpStatus avma_record_check(const AvmaRecord *r) {

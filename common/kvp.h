@@ -49,6 +49,17 @@ const char *avma_kvp_status_name(AvmaKvpStatus s);
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF) and no NUL byte. */
 bool avma_utf8_valid(const char *s, size_t len);
 
+/* Characters that must never reach a log line or a terminal from a guest: C0 controls, DEL, C1
+ * controls (U+0080-U+009F, which some terminals obey as escapes) and the bidirectional controls
+ * (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) that can reorder what an operator reads. */
+bool avma_text_char_unsafe(uint32_t cp);
+/* Valid UTF-8 without NUL and without unsafe characters: the schema's `text` type. */
+bool avma_text_safe(const char *s, size_t len);
+/* Copy s into out (capacity cap, always NUL-terminated) made safe: every invalid byte and unsafe
+ * character becomes '?', and a value too long is cut before the character that would not fit,
+ * never inside one. Returns the bytes written (without the NUL). */
+size_t avma_text_sanitize(const char *s, size_t len, char *out, size_t cap);
+
 /* Check one record's limits and encoding. */
 AvmaKvpStatus avma_record_check(const AvmaRecord *r);
 

@@ -54,15 +54,11 @@ static bool to_cstr(const char *v, size_t n, char *buf, size_t cap) {
   return true;
 }
 
-/* text: valid UTF-8 without NUL (checked again here) and without ASCII control characters, so a
- * value cannot forge extra lines in logs or command output. */
+/* text: valid UTF-8 without NUL and without control or bidirectional-control characters (see
+ * avma_text_char_unsafe), so a value can neither forge lines in logs nor drive the operator's
+ * terminal. */
 static bool valid_text(const char *v, size_t n) {
-  if (!avma_utf8_valid(v, n))
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)v[i] < 0x20 || v[i] == 0x7F)
-      return false;
-  return true;
+  return avma_text_safe(v, n);
 }
 
 /* avma-key: printable ASCII (spaces allowed), possibly empty. The key's syntax and catalogue

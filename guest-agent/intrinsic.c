@@ -40,18 +40,13 @@ static GHashTable *read_os_release(void) {
   return t;
 }
 
-/* Values are capped by the schema; truncate at a UTF-8 boundary rather than fail. */
+/* Values are capped by the schema and must be schema text: cut at a UTF-8 boundary and replace
+ * control and bidi characters (an odd os-release must not make the whole SET fail). */
 static void add_capped(AvmaRecordList *l, AvmaKeyId id, const char *v) {
   unsigned max = avma_schema_keys[id].max_len;
-  if (strlen(v) <= max) {
-    avma_record_list_add(l, id, v);
-    return;
-  }
-  const char *end = v + max;
-  while (end > v && ((unsigned char)*end & 0xC0) == 0x80)
-    end--;
-  g_autofree char *cut = g_strndup(v, (gsize)(end - v));
-  avma_record_list_add(l, id, cut);
+  g_autofree char *safe = g_malloc((gsize)max + 1);
+  avma_text_sanitize(v, strlen(v), safe, (size_t)max + 1);
+  avma_record_list_add(l, id, safe);
 }
 
 static void addresses(GString *v4, GString *v6) {

@@ -365,6 +365,36 @@ static void test_helpers(void **state) {
     assert_string_not_equal(avma_kvp_status_name((AvmaKvpStatus)s), "unknown");
 }
 
+/* Issue #17: sanitizing cuts at a character boundary (a 64-byte cut of 200 'ü' once produced
+ * invalid UTF-8 and made the event unreadable) and replaces what a terminal would obey. */
+static void test_text_sanitize(void **state) {
+  (void)state;
+  char out[65];
+  char in[401];
+  for (int i = 0; i < 200; i++)
+    in[2 * i] = (char)0xC3, in[2 * i + 1] = (char)0xBC;
+  in[400] = 0;
+  size_t n = avma_text_sanitize(in, 400, out, sizeof out);
+  assert_int_equal(n, 64);
+  assert_true(avma_utf8_valid(out, n));
+  n = avma_text_sanitize(in, 400, out, 64); /* odd room: the half character is dropped */
+  assert_int_equal(n, 62);
+  assert_true(avma_utf8_valid(out, n));
+  const char evil[] = "a\x1b[2J\a\rb\xC2\x9B"
+                      "c\xE2\x80\xAE"
+                      "d\xFF\xC3";
+  n = avma_text_sanitize(evil, sizeof evil - 1, out, sizeof out);
+  assert_string_equal(out, "a?[2J??b?c?d??");
+  assert_true(avma_text_safe(out, n));
+  assert_int_equal(avma_text_sanitize(NULL, 0, out, sizeof out), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(avma_text_sanitize("abc", 3, out, 1), 0);
+  assert_string_equal(out, "");
+  assert_false(avma_text_safe("x\xC2\x85", 3));
+  assert_true(avma_text_safe("\xE2\x82\xAC", 3));
+  assert_false(avma_text_safe("\xE2\x82", 2));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pools),
@@ -380,6 +410,7 @@ int main(void) {
       cmocka_unit_test(test_no_space),
       cmocka_unit_test(test_enumerate),
       cmocka_unit_test(test_helpers),
+      cmocka_unit_test(test_text_sanitize),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

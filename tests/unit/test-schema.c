@@ -135,6 +135,23 @@ static void test_type_text(void **state) {
   GOOD(ErrorMessage, "request refused: rate limited");
 }
 
+/* Issue #17: C1 controls and bidirectional overrides drive terminals and reorder what an operator
+ * reads; text refuses them, ordinary non-ASCII text stays valid. */
+static void test_type_text_terminal_safe(void **state) {
+  (void)state;
+  BAD(OSName, "esc\x1b[2Jcleared");
+  BAD(OSName, "csi \xC2\x9B"
+              "2J");                /* U+009B, the one-byte CSI */
+  BAD(OSName, "nel \xC2\x85 here"); /* U+0085 */
+  BAD(OSName, "rlo \xE2\x80\xAE"
+              "gpj.exe");            /* U+202E */
+  BAD(OSName, "lri \xE2\x81\xA6 x"); /* U+2066 */
+  BAD(OSName, "rlm \xE2\x80\x8F");   /* U+200F */
+  BAD(OSName, "alm \xD8\x9C");       /* U+061C */
+  GOOD(OSName, "\xC2\xA0nbsp \xC3\xBC \xE2\x80\x94 dash \xF0\x9F\x98\x80");
+  GOOD(VirtualMachineName, "\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D"); /* Hebrew letters */
+}
+
 static void test_type_avma_key(void **state) {
   (void)state;
   GOOD(AvmaKey, "TNK62-RXVTB-4P47B-2D623-4GF74");
@@ -317,23 +334,15 @@ static void test_record_and_find(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_table_sane),
-      cmocka_unit_test(test_lookup),
-      cmocka_unit_test(test_unknown_and_writer),
-      cmocka_unit_test(test_too_long),
-      cmocka_unit_test(test_type_text),
-      cmocka_unit_test(test_type_avma_key),
-      cmocka_unit_test(test_type_product_version),
-      cmocka_unit_test(test_type_edition),
-      cmocka_unit_test(test_type_notification),
-      cmocka_unit_test(test_type_reason_code),
-      cmocka_unit_test(test_type_rfc3339),
-      cmocka_unit_test(test_type_uuid),
-      cmocka_unit_test(test_type_uint),
-      cmocka_unit_test(test_type_ipv4_list),
-      cmocka_unit_test(test_type_ipv6_list),
-      cmocka_unit_test(test_type_hostname_arch),
-      cmocka_unit_test(test_record_and_find),
+      cmocka_unit_test(test_table_sane),         cmocka_unit_test(test_lookup),
+      cmocka_unit_test(test_unknown_and_writer), cmocka_unit_test(test_too_long),
+      cmocka_unit_test(test_type_text),          cmocka_unit_test(test_type_text_terminal_safe),
+      cmocka_unit_test(test_type_avma_key),      cmocka_unit_test(test_type_product_version),
+      cmocka_unit_test(test_type_edition),       cmocka_unit_test(test_type_notification),
+      cmocka_unit_test(test_type_reason_code),   cmocka_unit_test(test_type_rfc3339),
+      cmocka_unit_test(test_type_uuid),          cmocka_unit_test(test_type_uint),
+      cmocka_unit_test(test_type_ipv4_list),     cmocka_unit_test(test_type_ipv6_list),
+      cmocka_unit_test(test_type_hostname_arch), cmocka_unit_test(test_record_and_find),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
