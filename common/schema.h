@@ -33,6 +33,16 @@ typedef struct {
 
 extern const AvmaKeyDef avma_schema_keys[AVMA_KEY__COUNT];
 
+/* The ErrorCode values of an ERROR reply (@error lines of the schema). */
+typedef struct {
+  const char *name; /* "bad-frame", ... */
+  const char *description;
+} AvmaErrorDef;
+extern const AvmaErrorDef avma_schema_errors[AVMA_ERR__COUNT];
+static inline const char *avma_error_name(AvmaErrorCode e) {
+  return avma_schema_errors[e].name;
+}
+
 static inline const char *avma_key_name(AvmaKeyId id) {
   return avma_schema_keys[id].name;
 }

@@ -32,6 +32,8 @@ struct AvmaSession {
   gint64 tokens_at; /* monotonic us */
   double act_tokens;
   gint64 act_tokens_at;
+  double waste; /* byte budget for what the decoder throws away */
+  gint64 waste_at;
   guint abuse;
   AvmaSessionStats stats;
   AvmaSessionNotifyFn notify;
@@ -108,14 +110,26 @@ static char *schema_text(const char *message, gsize max_len) {
   return t;
 }
 
-static void send_error(AvmaSession *s, guint32 session, guint32 seq, const char *code,
-                       const char *message) {
+static void send_error(AvmaSession *s, guint32 session, guint32 seq, AvmaErrorCode code,
+                       const char *message, guint retry_after_ms) {
   g_autoptr(AvmaRecordList) r = avma_record_list_new();
   g_autofree char *text = schema_text(message, avma_schema_keys[AVMA_KEY_ErrorMessage].max_len);
-  avma_record_list_add(r, AVMA_KEY_ErrorCode, code);
+  avma_record_list_add(r, AVMA_KEY_ErrorCode, avma_error_name(code));
   avma_record_list_add(r, AVMA_KEY_ErrorMessage, text);
+  if (retry_after_ms) {
+    g_autofree char *ms = g_strdup_printf("%u", retry_after_ms);
+    avma_record_list_add(r, AVMA_KEY_ErrorRetryAfterMs, ms);
+  }
   g_autoptr(GBytes) b = avma_msg_build(AVMA_MSG_ERROR, 0, session, seq, r, NULL);
   send_frame(s, b);
+}
+
+/* Refuse a request: answer ERROR and log the 12310 Invalid Data record under the same code, so
+ * what the guest is told and what the operator reads always agree. */
+static void refuse(AvmaSession *s, const AvmaFrame *f, AvmaErrorCode code, const char *message,
+                   guint retry_after_ms) {
+  avma_host_log_invalid_data(s->host, s->vm, avma_error_name(code), message);
+  send_error(s, f->session, f->seq, code, message, retry_after_ms);
 }
 
 static void send_reply(AvmaSession *s, AvmaMsgType type, guint8 flags, const AvmaFrame *f,
@@ -123,32 +137,40 @@ static void send_reply(AvmaSession *s, AvmaMsgType type, guint8 flags, const Avm
   g_autoptr(GError) err = NULL;
   g_autoptr(GBytes) b = avma_msg_build(type, flags, f->session, f->seq, r, &err);
   if (!b) {
-    send_error(s, f->session, f->seq, "too-long", err->message);
+    refuse(s, f, AVMA_ERR_TOO_LONG, err->message, 0);
     return;
   }
   send_frame(s, b);
 }
 
-/* Token bucket: sustained rate_per_sec with bursts of burst; *at == 0 means a full bucket. */
-static gboolean take_token(double *tokens, gint64 *at, double rate_per_sec, double burst) {
+/* Token bucket: sustained rate_per_sec with bursts of burst; *at == 0 means a full bucket. On
+ * refusal *wait_ms (may be NULL) says when cost would be available. */
+static gboolean take_tokens(double *tokens, gint64 *at, double rate_per_sec, double burst,
+                            double cost, guint *wait_ms) {
   gint64 now = g_get_monotonic_time();
   if (*at == 0)
     *tokens = burst;
   else
     *tokens = MIN(burst, *tokens + (double)(now - *at) / G_USEC_PER_SEC * rate_per_sec);
   *at = now;
-  if (*tokens < 1.0)
+  if (*tokens < cost) {
+    if (wait_ms) {
+      double ms = rate_per_sec > 0 ? (cost - *tokens) / rate_per_sec * 1000.0 : 3600e3;
+      *wait_ms = (guint)CLAMP(ms + 1.0, 1.0, 3600e3);
+    }
     return FALSE;
-  *tokens -= 1.0;
+  }
+  *tokens -= cost;
   return TRUE;
 }
 
-/* Every frame the host would answer (request or rejected frame) costs a token. Refusals in a row
- * are abuse: after ABUSE_DISCONNECT of them the channel is closed. FALSE: do not answer (and when
- * s->ch is NULL, the channel was closed). */
-static gboolean admit(AvmaSession *s) {
+/* Every frame the host would answer (request or rejected frame, whatever its session) costs a
+ * token. Refusals in a row are abuse: after ABUSE_DISCONNECT of them the channel is closed.
+ * FALSE: do not serve it (and when s->ch is NULL, the channel was closed); *wait_ms says when a
+ * token will be there. */
+static gboolean admit(AvmaSession *s, guint *wait_ms) {
   const AvmaHostConfig *c = avma_host_config(s->host);
-  if (take_token(&s->tokens, &s->tokens_at, c->rate_per_sec, c->rate_burst)) {
+  if (take_tokens(&s->tokens, &s->tokens_at, c->rate_per_sec, c->rate_burst, 1.0, wait_ms)) {
     s->abuse = 0;
     return TRUE;
   }
@@ -156,149 +178,229 @@ static gboolean admit(AvmaSession *s) {
   if (++s->abuse >= ABUSE_DISCONNECT) {
     avma_host_log_invalid_data(s->host, s->vm, "rate-limited", "request flood: channel closed");
     hang_up(s, "request flood");
-  } else {
-    avma_host_log_invalid_data(s->host, s->vm, "rate-limited",
-                               "requests over the rate limit refused");
   }
   return FALSE;
 }
 
-static void handle_request(AvmaSession *s, const AvmaFrame *f) {
-  if (f->type == AVMA_MSG_HELLO) {
-    if (f->session == 0) {
-      send_error(s, f->session, f->seq, "no-session", "session id 0 is reserved");
-      return;
-    }
-    /* Any valid HELLO starts a new session: the guest may have restarted. */
-    s->session_id = f->session;
-    s->last_seq = f->seq;
-    g_autoptr(AvmaRecordList) r = avma_host_hello_records(s->host, s->vm);
-    send_reply(s, AVMA_MSG_HELLO_REPLY, 0, f, r);
+/* ---- requests: one row per message type ------------------------------------------------------ */
+
+typedef enum {
+  BODY_RECORDS,   /* guest-written records, full schema check */
+  BODY_KEYS,      /* key list: keys must exist, values ignored */
+  BODY_ENUMERATE, /* pool and start index */
+} Body;
+
+typedef struct {
+  AvmaRecord recs[AVMA_KVP_MAX_RECORDS];
+  size_t n;
+  AvmaPool pool; /* ENUMERATE */
+  guint32 start; /* ENUMERATE */
+} Request;
+
+typedef void (*RequestFn)(AvmaSession *s, const AvmaFrame *f, const Request *r);
+
+typedef struct {
+  AvmaMsgType type;
+  Body body;
+  gboolean in_session;  /* needs the session of the last HELLO */
+  gboolean activation;  /* also costs a token of the activation bucket */
+  gboolean guest_owned; /* every key named must be one the guest writes (DELETE) */
+  RequestFn fn;
+} RequestKind;
+
+static void on_hello(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  (void)r;
+  /* Any valid HELLO starts a new session: the guest may have restarted. */
+  s->session_id = f->session;
+  s->last_seq = f->seq;
+  g_autoptr(AvmaRecordList) items = avma_host_hello_records(s->host, s->vm);
+  send_reply(s, AVMA_MSG_HELLO_REPLY, 0, f, items);
+}
+
+static void on_activate(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  g_autoptr(GError) err = NULL;
+  g_autoptr(AvmaRecordList) reply = avma_host_activate(s->host, s->vm, r->recs, r->n, &err);
+  if (!reply) {
+    g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), err->message);
+    send_error(s, f->session, f->seq, AVMA_ERR_HOST_STORAGE,
+               "the host could not record the request", 0);
     return;
   }
-  if (s->session_id == 0 || f->session != s->session_id) {
-    const char *code = s->session_id == 0 ? "no-session" : "stale-session";
-    send_error(s, f->session, f->seq, code, "send HELLO first");
+  send_reply(s, AVMA_MSG_ACTIVATE_REPLY, 0, f, reply);
+}
+
+static void on_set(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  g_autoptr(GError) err = NULL;
+  if (!avma_vm_kvp_set_all(s->host, s->vm, r->recs, r->n, &err)) {
+    refuse(s, f, AVMA_ERR_QUOTA, err->message, 0);
+    return;
+  }
+  send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
+  notify(s);
+}
+
+static void on_get(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  g_autoptr(AvmaRecordList) out = avma_record_list_new();
+  for (size_t i = 0; i < r->n; i++)
+    avma_vm_kvp_get(s->host, s->vm, &r->recs[i], out);
+  send_reply(s, AVMA_MSG_RESULT, 0, f, out);
+}
+
+static void on_delete(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  if (r->n == 0) {
+    avma_vm_kvp_delete(s->host, s->vm, NULL);
+    g_message("%s: guest removed all the KVP data it published", avma_vm_name(s->vm));
+  }
+  for (size_t i = 0; i < r->n; i++)
+    avma_vm_kvp_delete(s->host, s->vm, &r->recs[i]);
+  send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
+  notify(s);
+}
+
+static void on_enumerate(AvmaSession *s, const AvmaFrame *f, const Request *r) {
+  gboolean more = FALSE;
+  g_autoptr(AvmaRecordList) out = avma_vm_kvp_enumerate(s->host, s->vm, r->pool, r->start, &more);
+  send_reply(s, AVMA_MSG_RESULT, more ? AVMA_FLAG_MORE : 0, f, out);
+}
+
+static const RequestKind request_kinds[] = {
+    {.type = AVMA_MSG_HELLO, .body = BODY_RECORDS, .fn = on_hello},
+    {.type = AVMA_MSG_SET, .body = BODY_RECORDS, .in_session = TRUE, .fn = on_set},
+    {.type = AVMA_MSG_GET, .body = BODY_KEYS, .in_session = TRUE, .fn = on_get},
+    {.type = AVMA_MSG_DELETE,
+     .body = BODY_KEYS,
+     .in_session = TRUE,
+     .guest_owned = TRUE,
+     .fn = on_delete},
+    {.type = AVMA_MSG_ENUMERATE, .body = BODY_ENUMERATE, .in_session = TRUE, .fn = on_enumerate},
+    {.type = AVMA_MSG_ACTIVATE,
+     .body = BODY_RECORDS,
+     .in_session = TRUE,
+     .activation = TRUE,
+     .fn = on_activate},
+};
+
+/* Decode the request body; FALSE after refusing it. The same failure gets the same code for
+ * every message type: bad-records for the record codec, schema for the schema. */
+static gboolean parse_body(AvmaSession *s, const AvmaFrame *f, const RequestKind *k, Request *r) {
+  if (k->body == BODY_ENUMERATE) {
+    if (avma_enumerate_decode(f->payload, f->payload_len, &r->pool, &r->start))
+      return TRUE;
+    refuse(s, f, AVMA_ERR_BAD_RECORDS, "bad ENUMERATE payload", 0);
+    return FALSE;
+  }
+  g_autoptr(GError) err = NULL;
+  AvmaParseMode mode = k->body == BODY_KEYS ? AVMA_PARSE_KEYS : AVMA_PARSE_FROM_GUEST;
+  if (!avma_msg_parse(f, mode, r->recs, &r->n, &err)) {
+    gboolean codec = g_error_matches(err, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_RECORDS);
+    refuse(s, f, codec ? AVMA_ERR_BAD_RECORDS : AVMA_ERR_SCHEMA, err->message, 0);
+    return FALSE;
+  }
+  for (size_t i = 0; k->guest_owned && i < r->n; i++) {
+    const AvmaKeyDef *d = avma_schema_lookup(r->recs[i].pool, r->recs[i].key, r->recs[i].key_len);
+    if (d && d->writer != AVMA_WRITER_GUEST) {
+      g_autofree char *why =
+          g_strdup_printf("record %s (%s): host-owned, the guest cannot delete it", d->name,
+                          avma_pool_name(d->pool));
+      refuse(s, f, AVMA_ERR_SCHEMA, why, 0);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static const RequestKind *request_kind(guint8 type) {
+  for (gsize i = 0; i < G_N_ELEMENTS(request_kinds); i++)
+    if (request_kinds[i].type == type)
+      return &request_kinds[i];
+  return NULL;
+}
+
+static void handle_request(AvmaSession *s, const AvmaFrame *f) {
+  const RequestKind *k = request_kind(f->type);
+  if (!k) {
+    refuse(s, f, AVMA_ERR_UNKNOWN_TYPE, "not a request", 0); /* a reply type sent to the host */
+    return;
+  }
+  if (f->session == 0) {
+    refuse(s, f, AVMA_ERR_NO_SESSION, "session id 0 is reserved", 0);
+    return;
+  }
+  if (k->in_session && (s->session_id == 0 || f->session != s->session_id)) {
+    refuse(s, f, s->session_id == 0 ? AVMA_ERR_NO_SESSION : AVMA_ERR_STALE_SESSION,
+           "send HELLO first", 0);
     return;
   }
   /* Requests of a session carry increasing seqs (one outstanding at a time), so a replayed or
    * reordered one is refused rather than executed twice. */
-  if (f->seq <= s->last_seq) {
-    avma_host_log_invalid_data(s->host, s->vm, "bad-seq", "replayed or out-of-order request");
-    send_error(s, f->session, f->seq, "bad-seq", "replayed or out-of-order request");
+  if (k->in_session && f->seq <= s->last_seq) {
+    refuse(s, f, AVMA_ERR_BAD_SEQ, "replayed or out-of-order request", 0);
     return;
   }
-  s->last_seq = f->seq;
-  AvmaRecord recs[AVMA_KVP_MAX_RECORDS];
-  size_t n = 0;
-  g_autoptr(GError) err = NULL;
-  switch (f->type) {
-  case AVMA_MSG_ACTIVATE: {
-    const AvmaHostConfig *c = avma_host_config(s->host);
-    if (!take_token(&s->act_tokens, &s->act_tokens_at, c->activations_per_min / 60.0,
-                    c->activation_burst)) {
-      s->stats.rate_limited++;
-      avma_host_log_invalid_data(s->host, s->vm, "rate-limited",
-                                 "activation requests over the rate limit refused");
-      send_error(s, f->session, f->seq, "rate-limited", "too many activation requests");
-      return;
-    }
-    if (!avma_msg_parse(f, AVMA_PARSE_FROM_GUEST, recs, &n, &err)) {
-      avma_host_log_invalid_data(s->host, s->vm, "bad-records", err->message);
-      send_error(s, f->session, f->seq, "bad-records", err->message);
-      return;
-    }
-    g_autoptr(AvmaRecordList) r = avma_host_activate(s->host, s->vm, recs, n, &err);
-    if (!r) {
-      g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), err->message);
-      send_error(s, f->session, f->seq, "host-storage", "the host could not record the request");
-      return;
-    }
-    send_reply(s, AVMA_MSG_ACTIVATE_REPLY, 0, f, r);
+  /* Throttling is back-pressure, not a failure (brief section 6): the refusal says when to send
+   * the same request again, and it does not use up the seq. */
+  guint wait_ms = 0;
+  const AvmaHostConfig *c = avma_host_config(s->host);
+  if (k->activation &&
+      !take_tokens(&s->act_tokens, &s->act_tokens_at, c->activations_per_min / 60.0,
+                   c->activation_burst, 1.0, &wait_ms)) {
+    s->stats.rate_limited++;
+    refuse(s, f, AVMA_ERR_RATE_LIMITED, "too many activation requests", wait_ms);
     return;
   }
-  case AVMA_MSG_SET: {
-    if (!avma_msg_parse(f, AVMA_PARSE_FROM_GUEST, recs, &n, &err)) {
-      avma_host_log_invalid_data(s->host, s->vm, "schema", err->message);
-      send_error(s, f->session, f->seq, "schema", err->message);
-      return;
-    }
-    if (!avma_vm_kvp_set_all(s->host, s->vm, recs, n, &err)) {
-      avma_host_log_invalid_data(s->host, s->vm, "quota", err->message);
-      send_error(s, f->session, f->seq, "quota", err->message);
-      return;
-    }
-    send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
-    notify(s);
-    return;
-  }
-  case AVMA_MSG_GET:
-  case AVMA_MSG_DELETE: {
-    if (!avma_msg_parse(f, AVMA_PARSE_KEYS, recs, &n, &err)) {
-      send_error(s, f->session, f->seq, "schema", err->message);
-      return;
-    }
-    if (f->type == AVMA_MSG_DELETE) {
-      if (n == 0) {
-        avma_vm_kvp_delete(s->host, s->vm, NULL);
-        g_message("%s: guest removed all the KVP data it published", avma_vm_name(s->vm));
-      }
-      for (size_t i = 0; i < n; i++)
-        avma_vm_kvp_delete(s->host, s->vm, &recs[i]);
-      send_reply(s, AVMA_MSG_ACK, 0, f, NULL);
-      notify(s);
-      return;
-    }
-    g_autoptr(AvmaRecordList) out = avma_record_list_new();
-    for (size_t i = 0; i < n; i++)
-      avma_vm_kvp_get(s->host, s->vm, &recs[i], out);
-    send_reply(s, AVMA_MSG_RESULT, 0, f, out);
-    return;
-  }
-  case AVMA_MSG_ENUMERATE: {
-    AvmaPool pool;
-    guint32 start;
-    if (!avma_enumerate_decode(f->payload, f->payload_len, &pool, &start)) {
-      send_error(s, f->session, f->seq, "bad-records", "bad ENUMERATE payload");
-      return;
-    }
-    gboolean more = FALSE;
-    g_autoptr(AvmaRecordList) out = avma_vm_kvp_enumerate(s->host, s->vm, pool, start, &more);
-    send_reply(s, AVMA_MSG_RESULT, more ? AVMA_FLAG_MORE : 0, f, out);
-    return;
-  }
+  if (k->in_session)
+    s->last_seq = f->seq;
+  Request *r = g_new(Request, 1); /* 10 KiB: off the stack */
+  if (parse_body(s, f, k, r))
+    k->fn(s, f, r);
+  g_free(r);
+}
+
+static AvmaErrorCode error_code(AvmaFrameError e) {
+  switch (e) {
+  case AVMA_FERR_VERSION:
+    return AVMA_ERR_UNSUPPORTED_VERSION;
+  case AVMA_FERR_TYPE:
+    return AVMA_ERR_UNKNOWN_TYPE;
+  case AVMA_FERR_TOO_LONG:
+    return AVMA_ERR_TOO_LONG;
   default:
-    /* A reply type sent to the host: not a request. */
-    send_error(s, f->session, f->seq, "unknown-type", "not a request");
-    return;
+    return AVMA_ERR_BAD_FRAME;
   }
 }
 
-static const char *error_code(AvmaFrameError e) {
-  switch (e) {
-  case AVMA_FERR_VERSION:
-    return "unsupported-version";
-  case AVMA_FERR_TYPE:
-    return "unknown-type";
-  case AVMA_FERR_TOO_LONG:
-    return "too-long";
-  default:
-    return "bad-frame";
-  }
-}
+/* Bytes the decoder threw away, whatever the reason, come out of a byte budget: a guest spraying
+ * garbage is hung up on (with a growing back-off) instead of costing the host a core. Real
+ * traffic throws away only stale bytes at connect. */
+#define WASTE_BYTES_PER_SEC (16.0 * 1024)
+#define WASTE_BURST (256.0 * 1024)
 
 static void handle_error(AvmaSession *s, const AvmaDecError *e) {
   s->stats.bad_frames++;
   if (e->code == AVMA_FERR_GARBAGE)
     s->stats.garbage += e->skipped;
+  AvmaErrorCode code = error_code(e->code);
+  if (!take_tokens(&s->waste, &s->waste_at, WASTE_BYTES_PER_SEC, WASTE_BURST, (double)e->skipped,
+                   NULL)) {
+    avma_host_log_invalid_data(s->host, s->vm, avma_error_name(code),
+                               "garbage flood: channel closed");
+    hang_up(s, "garbage flood");
+    return;
+  }
   g_autofree char *why =
       e->code == AVMA_FERR_GARBAGE
           ? g_strdup_printf("%zu bytes of garbage on the channel", e->skipped)
           : g_strdup_printf("frame rejected: %s", avma_frame_error_name(e->code));
-  avma_host_log_invalid_data(s->host, s->vm, error_code(e->code), why);
-  /* Answers to bad frames cost tokens too, or a guest could make us write without limit. */
-  if (e->header_valid && e->session != 0 && admit(s))
-    send_error(s, e->session, e->seq, error_code(e->code), why);
+  /* Rejected frames cost tokens like requests, those of session 0 included, or a guest could
+   * make us work (and write answers) without limit and never be hung up on. */
+  if (!admit(s, NULL))
+    return;
+  if (e->header_valid && e->session != 0) {
+    AvmaFrame f = {.session = e->session, .seq = e->seq};
+    refuse(s, &f, code, why, 0);
+  } else {
+    avma_host_log_invalid_data(s->host, s->vm, avma_error_name(code), why);
+  }
 }
 
 static gboolean on_deadline(gpointer data) {
@@ -329,10 +431,11 @@ static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer use
         handle_error(s, &e);
       } else {
         s->stats.frames++;
-        if (admit(s))
+        guint wait_ms = 0;
+        if (admit(s, &wait_ms))
           handle_request(s, &f);
         else if (s->ch)
-          send_error(s, f.session, f.seq, "rate-limited", "too many requests");
+          refuse(s, &f, AVMA_ERR_RATE_LIMITED, "too many requests", wait_ms);
       }
       if (!s->ch)
         return; /* hung up while answering */
@@ -377,8 +480,8 @@ static void attach(AvmaSession *s, int fd) {
   s->stats.connects++;
   s->reconnect_ms = 0;
   s->connected_at = g_get_monotonic_time();
-  s->tokens_at = 0;
-  s->act_tokens_at = 0;
+  /* The buckets are not refilled here: limits belong to the VM, and a guest that got itself hung
+   * up on must not come back with full buckets. */
 }
 
 static gboolean try_connect(AvmaSession *s) {

@@ -10,9 +10,16 @@ BEGIN {
   writers["host"] = "AVMA_WRITER_HOST"; writers["guest"] = "AVMA_WRITER_GUEST"
   split("text avma-key product-version edition notification reason-code rfc3339 uuid uint ipv4-list ipv6-list hostname arch", tl, " ")
   for (i in tl) { t = toupper(tl[i]); gsub(/-/, "_", t); types[tl[i]] = "AVMA_TYPE_" t }
-  n = 0
+  n = 0; ne = 0
 }
 /^[ \t]*(#|$)/ { next }
+/^@error[ \t]/ {
+  if (NF < 3) fail("@error needs NAME description")
+  if ($2 !~ /^[a-z0-9-]+$/) fail("error code must be [a-z0-9-]+: " $2)
+  if ($2 in eseen) fail("error code " $2 " given twice")
+  eseen[$2] = 1; en[ne] = $2; ed[ne] = $3; for (i = 4; i <= NF; i++) ed[ne] = ed[ne] " " $i; ne++
+  next
+}
 /^@/ {
   d = $1; sub(/^@/, "", d)
   if (NF != 2) fail("directive needs exactly one value")
@@ -34,6 +41,7 @@ BEGIN {
 }
 END {
   if (bad) exit 1
+  if (ne == 0) { print "schema: at least one @error is required" > "/dev/stderr"; exit 1 }
   if (!("channel" in dirs) || !("metadata-ns" in dirs) || !("metadata-key" in dirs)) {
     print "schema: @channel, @metadata-ns and @metadata-key are required" > "/dev/stderr"; exit 1
   }
@@ -47,10 +55,17 @@ END {
   for (i = 0; i < n; i++) print "  AVMA_KEY_" names[i] " = " i "," > h
   print "  AVMA_KEY__COUNT = " n > h
   print "} AvmaKeyId;" > h
+  print "typedef enum {" > h
+  for (i = 0; i < ne; i++) { id = toupper(en[i]); gsub(/-/, "_", id); print "  AVMA_ERR_" id " = " i "," > h }
+  print "  AVMA_ERR__COUNT = " ne > h
+  print "} AvmaErrorCode;" > h
   print "/* Generated from kvp-schema/avma-kvp.schema by gen-schema.awk: do not edit. */" > c
   print "#include \"schema.h\"" > c
   print "const AvmaKeyDef avma_schema_keys[AVMA_KEY__COUNT] = {" > c
   for (i = 0; i < n; i++)
     printf "  {AVMA_KEY_%s, %s, %s, %s, %s, %d, %s},\n", names[i], cstr(names[i]), P[i], W[i], T[i], M[i], cstr(D[i]) > c
+  print "};" > c
+  print "const AvmaErrorDef avma_schema_errors[AVMA_ERR__COUNT] = {" > c
+  for (i = 0; i < ne; i++) printf "  {%s, %s},\n", cstr(en[i]), cstr(ed[i]) > c
   print "};" > c
 }

@@ -1,7 +1,10 @@
 # Static checks of the tree: KVP keys used by code exist in the schema; one clang-format style.
-.PHONY: schema-usage check-format
+.PHONY: schema-usage check-format error-codes
 schema-usage: $(BUILD)/gen/kvp-schema.h
 	bash tests/tools/check-schema-usage.sh kvp-schema/avma-kvp.schema
 check-format:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
-CHECK_TARGETS += schema-usage check-format
+# The ERROR codes: one list (the schema's @error lines) for the code and both documents.
+error-codes:
+	bash tests/tools/check-error-codes.sh kvp-schema/avma-kvp.schema
+CHECK_TARGETS += schema-usage check-format error-codes

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +36,7 @@ typedef struct {
   guint8 type;
   guint32 seq;
   char code[64];
+  guint retry_after_ms;
 } Reply;
 
 static int setup(void **state) {
@@ -145,6 +148,9 @@ static guint replies(Fx *fx, Reply *out, guint cap) {
         g_autofree char *code = avma_records_dup(recs, nr, AVMA_KEY_ErrorCode);
         if (code)
           g_strlcpy(r->code, code, sizeof r->code);
+        g_autofree char *retry = avma_records_dup(recs, nr, AVMA_KEY_ErrorRetryAfterMs);
+        if (retry)
+          r->retry_after_ms = (guint)g_ascii_strtoull(retry, NULL, 10);
       }
     }
   }
@@ -326,6 +332,187 @@ static void test_error_message_is_schema_text(void **state) {
   assert_string_equal(out[1].code, "schema");
 }
 
+/* ---- issue #17: a hostile guest costs the host nothing, a legitimate one is never refused ---- */
+
+/* A frame with a raw payload (not necessarily a valid record list), valid frame checks. */
+static GBytes *raw_frame(AvmaMsgType type, guint32 session, guint32 seq, const void *payload,
+                         gsize len) {
+  guint8 *out = g_malloc(AVMA_FRAME_MAX_SIZE);
+  gsize n = avma_frame_encode(type, 0, session, seq, payload, len, out, AVMA_FRAME_MAX_SIZE);
+  assert_true(n > 0);
+  return g_bytes_new_take(out, n);
+}
+
+/* Frames no one can be answered for (session 0, bad frame check) still cost tokens, so a flood
+ * of them ends in a hang-up like any other; before, they never reached the limiter. */
+static void test_session0_flood_disconnects(void **state) {
+  Fx *fx = *state;
+  fx->config->rate_burst = 5;
+  fx->config->rate_per_sec = 1e-6;
+  start(fx);
+  g_autoptr(GBytes) h = frame(AVMA_MSG_HELLO, 0, 1, NULL);
+  gsize len;
+  const guint8 *hd = g_bytes_get_data(h, &len);
+  g_autofree guint8 *bad = g_memdup2(hd, len);
+  bad[len - 1] ^= 1;
+  for (int i = 0; i < 5 + 50 && avma_session_connected(fx->s); i++)
+    avma_session_feed(fx->s, bad, len);
+  assert_false(avma_session_connected(fx->s));
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 0); /* nothing was ever answered */
+}
+
+/* Garbage costs a byte budget: a spray is hung up on after a bounded amount, not absorbed for
+ * ever at the cost of a core. */
+static void test_garbage_flood_disconnects(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  guint8 junk[4096];
+  memset(junk, 'x', sizeof junk);
+  gsize fed = 0;
+  while (avma_session_connected(fx->s) && fed < 64u * 1024 * 1024) {
+    avma_session_feed(fx->s, junk, sizeof junk);
+    fed += sizeof junk;
+  }
+  assert_false(avma_session_connected(fx->s));
+  assert_true(fed <= 512u * 1024);
+  assert_true(logged(fx, "bad-frame") >= 1);
+}
+
+/* Rate limits say when to come back and do not use up the seq: the same request, sent again
+ * after the wait, is served. */
+static void test_rate_limit_is_back_pressure(void **state) {
+  Fx *fx = *state;
+  fx->config->activation_burst = 1;
+  fx->config->activations_per_min = 600; /* one every 100 ms */
+  start(fx);
+  g_autoptr(AvmaRecordList) req = avma_record_list_new();
+  avma_record_list_add(req, AVMA_KEY_AvmaKey, "YDFWN-MJ9JR-3DYRK-FXXRW-78VHK");
+  g_autoptr(GBytes) h = hello_frame(), a2 = frame(AVMA_MSG_ACTIVATE, SESSION, 2, req),
+                    a3 = frame(AVMA_MSG_ACTIVATE, SESSION, 3, req);
+  feed_all(fx, h);
+  feed_all(fx, a2);
+  feed_all(fx, a3);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 3);
+  assert_int_equal(r[1].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_string_equal(r[2].code, "rate-limited");
+  assert_int_equal(r[2].seq, 3);
+  assert_true(r[2].retry_after_ms >= 1 && r[2].retry_after_ms <= 101);
+  run_for(r[2].retry_after_ms + 5);
+  feed_all(fx, a3);
+  assert_int_equal(replies(fx, r, 8), 1);
+  assert_int_equal(r[0].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_int_equal(r[0].seq, 3);
+}
+
+/* DELETE of a host-owned key is refused like SET of it; the keys stay. */
+static void test_delete_host_owned_refused(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  g_autoptr(AvmaRecordList) del = avma_record_list_new();
+  avma_record_list_add(del, AVMA_KEY_HostName, "");
+  g_autoptr(AvmaRecordList) del2 = avma_record_list_new();
+  avma_record_list_add(del2, AVMA_KEY_AvmaNotification, "");
+  g_autoptr(GBytes) h = hello_frame(), d = frame(AVMA_MSG_DELETE, SESSION, 2, del),
+                    d2 = frame(AVMA_MSG_DELETE, SESSION, 3, del2);
+  feed_all(fx, h);
+  feed_all(fx, d);
+  feed_all(fx, d2);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 3);
+  assert_string_equal(r[1].code, "schema");
+  assert_string_equal(r[2].code, "schema");
+}
+
+/* A HELLO whose payload fails the record codec or the schema is refused whole, and its session
+ * is not adopted; the same codec failure is bad-records for every message type. */
+static void test_bad_payloads_refused_alike(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  const guint8 broken[] = {0x00, 0x05, 0x01}; /* five records announced, none there */
+  g_autoptr(GBytes) bh = raw_frame(AVMA_MSG_HELLO, SESSION, 1, broken, sizeof broken);
+  g_autoptr(AvmaRecordList) wrong = avma_record_list_new();
+  avma_record_list_add(wrong, AVMA_KEY_HostName, "forged"); /* host-owned key in a HELLO */
+  g_autoptr(GBytes) sh = frame(AVMA_MSG_HELLO, SESSION, 1, wrong);
+  g_autoptr(GBytes) get = get_frame(2);
+  feed_all(fx, bh);
+  feed_all(fx, sh);
+  feed_all(fx, get);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 3);
+  assert_string_equal(r[0].code, "bad-records");
+  assert_string_equal(r[1].code, "schema");
+  assert_string_equal(r[2].code, "no-session"); /* neither HELLO was adopted */
+  g_autoptr(GBytes) h = hello_frame(), bs = raw_frame(AVMA_MSG_SET, SESSION, 2, broken, 3),
+                    bg = raw_frame(AVMA_MSG_GET, SESSION, 3, broken, 3),
+                    bd = raw_frame(AVMA_MSG_DELETE, SESSION, 4, broken, 3),
+                    ba = raw_frame(AVMA_MSG_ACTIVATE, SESSION, 5, broken, 3);
+  feed_all(fx, h);
+  feed_all(fx, bs);
+  feed_all(fx, bg);
+  feed_all(fx, bd);
+  feed_all(fx, ba);
+  assert_int_equal(replies(fx, r, 8), 5);
+  for (int i = 1; i < 5; i++)
+    assert_string_equal(r[i].code, "bad-records");
+}
+
+/* The buckets belong to the VM: getting disconnected and reconnecting does not refill them.
+ * (Before, each reconnect refilled both, so bursts plus a hang-up in a loop gave 304 decisions a
+ * minute against a limit of 12.) */
+static void test_buckets_survive_reconnect(void **state) {
+  Fx *fx = *state;
+  fx->config->activation_burst = 2;
+  fx->config->activations_per_min = 1e-6;
+  fx->host = avma_host_new(fx->config, NULL);
+  assert_non_null(fx->host);
+  fx->vm = avma_host_vm(fx->host, "vm1", NULL);
+  g_autofree char *path = g_build_filename(fx->dir, "vm1.sock", NULL);
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+  g_autoptr(GSocket) lis =
+      g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  assert_non_null(lis);
+  assert_true(g_socket_bind(lis, addr, TRUE, NULL));
+  assert_true(g_socket_listen(lis, NULL));
+  fx->s = avma_session_new(fx->host, fx->vm, path);
+  g_autoptr(AvmaRecordList) req = avma_record_list_new();
+  avma_record_list_add(req, AVMA_KEY_AvmaKey, "YDFWN-MJ9JR-3DYRK-FXXRW-78VHK");
+  guint decisions = 0, limited = 0;
+  for (int round = 0; round < 3; round++) {
+    g_autoptr(GSocket) conn = NULL;
+    for (int i = 0; i < 300 && !conn; i++) {
+      run_for(10);
+      g_socket_set_blocking(lis, FALSE);
+      conn = g_socket_accept(lis, NULL, NULL);
+    }
+    assert_non_null(conn);
+    fx->guest = g_socket_get_fd(conn);
+    g_socket_set_blocking(conn, FALSE);
+    avma_decoder_init(&fx->dec);
+    g_autoptr(GBytes) h = hello_frame();
+    gsize len;
+    const guint8 *d = g_bytes_get_data(h, &len);
+    assert_int_equal(write(fx->guest, d, len), (ssize_t)len);
+    for (guint32 seq = 2; seq <= 4; seq++) {
+      g_autoptr(GBytes) a = frame(AVMA_MSG_ACTIVATE, SESSION, seq, req);
+      d = g_bytes_get_data(a, &len);
+      assert_int_equal(write(fx->guest, d, len), (ssize_t)len);
+    }
+    run_for(50);
+    Reply r[8];
+    guint n = replies(fx, r, 8);
+    for (guint i = 0; i < n; i++) {
+      decisions += r[i].type == AVMA_MSG_ACTIVATE_REPLY;
+      limited += !g_strcmp0(r[i].code, "rate-limited");
+    }
+    fx->guest = -1; /* closed with conn: the host sees the peer go and reconnects */
+  }
+  assert_int_equal(decisions, 2);
+  assert_int_equal(limited, 7);
+  g_unlink(path);
+}
+
 int main(void) {
   g_setenv("G_SLICE", "always-malloc", TRUE);
   g_log_set_writer_func(g_log_writer_default, NULL, NULL);
@@ -339,6 +526,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_flood_disconnects, setup, teardown),
       cmocka_unit_test_setup_teardown(test_activation_rate_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_error_message_is_schema_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_session0_flood_disconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_flood_disconnects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rate_limit_is_back_pressure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_delete_host_owned_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_payloads_refused_alike, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_buckets_survive_reconnect, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
