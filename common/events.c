@@ -129,13 +129,15 @@ GPtrArray *avma_event_log_read(const char *path, guint *skipped, GError **error)
   for (char **l = lines; *l; l++) {
     if (!**l)
       continue;
+    /* A blank line parses to no root at all (found by fuzz-eventlog). */
+    JsonNode *root = NULL;
     if (!json_parser_load_from_data(parser, *l, -1, NULL) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root)) {
       if (skipped)
         (*skipped)++;
       continue;
     }
-    g_ptr_array_add(out, json_object_ref(json_node_get_object(json_parser_get_root(parser))));
+    g_ptr_array_add(out, json_object_ref(json_node_get_object(root)));
   }
   return out;
 }

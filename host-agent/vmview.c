@@ -150,7 +150,9 @@ JsonObject *avma_vmview_load(const char *path, GError **error) {
     return NULL;
   }
   JsonNode *root = json_parser_get_root(p);
-  if (!JSON_NODE_HOLDS_OBJECT(root) || !json_object_has_member(json_node_get_object(root), "vms") ||
+  /* An empty file parses to no root (found by fuzz-vmsjson). */
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
+      !json_object_has_member(json_node_get_object(root), "vms") ||
       !JSON_NODE_HOLDS_ARRAY(json_object_get_member(json_node_get_object(root), "vms"))) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a VM view", path);
     return NULL;

@@ -1,50 +1,24 @@
 /* fuzz-guestconf: avma_guest_config_load on arbitrary guest.conf text, read from a memfd by its
  * /proc/self/fd path (the real loader, no disk). What loads must hold valid values. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "fuzz-glib.h"
 
 #include "guest-config.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(int ok) {
-  if (!ok)
-    abort();
-}
-
-static int fd = -1;
-static char path[64];
-
-static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                               gpointer user) {
-  (void)fields, (void)n, (void)user;
-  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
-    abort();
-  return G_LOG_WRITER_HANDLED;
-}
+static FuzzMemFile file;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  setenv("G_SLICE", "always-malloc", 1);
-  g_log_set_writer_func(writer, NULL, NULL);
-  fd = memfd_create("guest.conf", MFD_CLOEXEC);
-  check(fd >= 0);
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  fuzz_glib_init();
+  fuzz_memfile_init(&file, "guest.conf");
   return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  check(ftruncate(fd, 0) == 0);
-  check(pwrite(fd, data, size, 0) == (ssize_t)size);
+  fuzz_memfile_set(&file, data, size);
   g_autoptr(GError) err = NULL;
   gboolean over = size > 0 && (data[0] & 1);
   g_autoptr(AvmaGuestConfig) c =
-      avma_guest_config_load(path, over ? "/state" : NULL, over ? "/dev/port" : NULL, &err);
+      avma_guest_config_load(file.path, over ? "/state" : NULL, over ? "/dev/port" : NULL, &err);
   if (!c) {
     check(err != NULL && err->message != NULL);
     return 0;

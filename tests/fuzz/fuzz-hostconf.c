@@ -1,52 +1,26 @@
 /* fuzz-hostconf: avma_host_config_load on arbitrary host.conf text. The file is a memfd opened by
  * its /proc/self/fd path, so the real loader (GKeyFile from a path) runs without touching the
  * disk. What loads must hold values inside the documented ranges; what fails must say why. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "fuzz-glib.h"
 
 #include "host-config.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(int ok) {
-  if (!ok)
-    abort();
-}
-
-static int fd = -1;
-static char path[64];
-
-static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                               gpointer user) {
-  (void)fields, (void)n, (void)user;
-  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
-    abort();
-  return G_LOG_WRITER_HANDLED;
-}
+static FuzzMemFile file;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  setenv("G_SLICE", "always-malloc", 1);
-  g_log_set_writer_func(writer, NULL, NULL);
-  fd = memfd_create("host.conf", MFD_CLOEXEC);
-  check(fd >= 0);
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  fuzz_glib_init();
+  fuzz_memfile_init(&file, "host.conf");
   return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  check(ftruncate(fd, 0) == 0);
-  check(pwrite(fd, data, size, 0) == (ssize_t)size);
+  fuzz_memfile_set(&file, data, size);
   g_autoptr(GError) err = NULL;
   /* The command line's overrides, half of the time. */
   gboolean over = size > 0 && (data[0] & 1);
-  g_autoptr(AvmaHostConfig) c =
-      avma_host_config_load(path, over ? "/state" : NULL, over ? "qemu:///system" : NULL, &err);
+  g_autoptr(AvmaHostConfig) c = avma_host_config_load(file.path, over ? "/state" : NULL,
+                                                      over ? "qemu:///system" : NULL, &err);
   if (!c) {
     check(err != NULL && err->message != NULL);
     return 0;

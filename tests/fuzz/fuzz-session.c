@@ -30,54 +30,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz-glib.h"
+
 #include "catalogue.h"
 #include "host.h"
 #include "licence.h"
 #include "session.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Says which invariant failed, then aborts (libFuzzer keeps the input). */
-#define check(x) ((x) ? (void)0 : fail(__LINE__, #x))
-static void fail(int line, const char *what) {
-  fprintf(stderr, "fuzz-session.c:%d: check failed: %s\n", line, what);
-  abort();
-}
-
-static char *state_dir;
+static const char *state_dir;
 static AvmaHostConfig *config;
-
-/* Quiet (every bad frame is logged), but a critical is a bug. */
-static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                               gpointer user) {
-  (void)fields, (void)n, (void)user;
-  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
-    abort();
-  return G_LOG_WRITER_HANDLED;
-}
-
-static void remove_state(void) {
-  GDir *d = g_dir_open(state_dir, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name(d))) {
-    g_autofree char *p = g_build_filename(state_dir, name, NULL);
-    g_unlink(p);
-  }
-  if (d)
-    g_dir_close(d);
-  g_rmdir(state_dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   /* Before glib allocates anything: plain malloc, so ASan and LeakSanitizer see every block. */
-  setenv("G_SLICE", "always-malloc", 1);
-  g_log_set_writer_func(writer, NULL, NULL);
-  const char *base = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm" : g_get_tmp_dir();
-  state_dir = g_build_filename(base, "avma-fuzz-session-XXXXXX", NULL);
-  check(g_mkdtemp(state_dir) != NULL);
-  atexit(remove_state);
+  fuzz_glib_init();
+  state_dir = fuzz_scratch();
   /* Loaded from a file so that every setting gets its real default. */
   g_autofree char *conf = g_build_filename(state_dir, "host.conf", NULL);
   g_autofree char *text = g_strdup_printf("[host]\nstate_dir=%s\njournal=no\n", state_dir);

@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 2000
 FUZZ_CI_SECONDS ?= 60
 # Targets that link glib (and the agent modules they exercise).
-FUZZ_GLIB_TARGETS := hostconf guestconf session
+FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson
 FUZZ_TARGETS := frame kvp schema key $(FUZZ_GLIB_TARGETS)
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz-%)
@@ -31,6 +31,10 @@ FUZZ_MAXLEN_key := 512
 FUZZ_MAXLEN_hostconf := 4096
 FUZZ_MAXLEN_guestconf := 4096
 FUZZ_MAXLEN_session := 40000
+FUZZ_MAXLEN_domxml := 16384
+FUZZ_MAXLEN_licence := 4096
+FUZZ_MAXLEN_eventlog := 16384
+FUZZ_MAXLEN_vmsjson := 16384
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
             $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
@@ -46,14 +50,19 @@ FUZZ_SRC_hostconf := host-agent/host-config.c
 FUZZ_SRC_guestconf := guest-agent/guest-config.c
 FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c
-FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent \
-                   $(call pc_cflags,$(GLIB_PKGS))
+FUZZ_SRC_domxml := host-agent/domxml.c
+FUZZ_SRC_licence := host-agent/licence.c
+FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
+                    host-agent/licence.c host-agent/session.c
+FUZZ_PKGS_domxml := libxml-2.0
+FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent -Itests/fuzz \
+                   $(call pc_cflags,$(GLIB_PKGS) libxml-2.0)
 define fuzz_glib_rule
 $(FUZZ_DIR)/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)) \
-                       $(BUILD)/gen/kvp-schema.h $(wildcard common/*.h host-agent/*.h guest-agent/*.h)
+                       $(BUILD)/gen/kvp-schema.h $(wildcard common/*.h host-agent/*.h guest-agent/*.h) tests/fuzz/fuzz-glib.h
 	@mkdir -p $$(@D)
 	$(FUZZ_CC) $(FUZZ_GLIB_CFLAGS) -o $$@ $$< $(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)) \
-	  $(call pc_libs,$(GLIB_PKGS))
+	  $(call pc_libs,$(GLIB_PKGS) $(FUZZ_PKGS_$(1)))
 endef
 $(foreach t,$(FUZZ_GLIB_TARGETS),$(eval $(call fuzz_glib_rule,$(t))))
 
@@ -68,7 +77,7 @@ $(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c $(FUZZ_SRC) $(BUILD)/gen/kvp-sch
 FUZZ_COV_DIR := $(FUZZ_DIR)/cov
 FUZZ_COV_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer -fprofile-instr-generate \
                    -fcoverage-mapping -I$(BUILD)/gen -Icommon -Ihost-agent -Iguest-agent \
-                   $(call pc_cflags,$(GLIB_PKGS))
+                   -Itests/fuzz $(call pc_cflags,$(GLIB_PKGS) libxml-2.0)
 FUZZ_COVERS_frame := common/frame.c
 FUZZ_COVERS_kvp := common/kvp.c
 FUZZ_COVERS_schema := common/schema.c
@@ -77,11 +86,20 @@ FUZZ_COVERS_hostconf := host-agent/host-config.c
 FUZZ_COVERS_guestconf := guest-agent/guest-config.c
 FUZZ_COVERS_session := host-agent/session.c host-agent/host.c common/msg.c common/frame.c \
                        common/kvp.c common/schema.c
+FUZZ_COVERS_domxml := host-agent/domxml.c
+FUZZ_COVERS_licence := host-agent/licence.c
+FUZZ_COVERS_eventlog := common/events.c
+FUZZ_COVERS_vmsjson := host-agent/vmview.c
+fuzz_empty :=
+fuzz_space := $(fuzz_empty) $(fuzz_empty)
+# target=file:file... for each target, for the shell loop below.
+FUZZ_COVERS_TABLE = $(foreach t,$(FUZZ_TARGETS),$(t)=$(subst $(fuzz_space),:,$(strip $(FUZZ_COVERS_$(t)))))
 fuzz_cov_src = $(if $(filter $(1),$(FUZZ_GLIB_TARGETS)),$(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)),$(FUZZ_SRC))
 $(FUZZ_COV_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_GLIB_SRC) $(BUILD)/gen/kvp-schema.h \
                         $(wildcard common/*.h host-agent/*.h guest-agent/*.h host-agent/*.c guest-agent/*.c)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(call fuzz_cov_src,$*) $(call pc_libs,$(GLIB_PKGS))
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(call fuzz_cov_src,$*) \
+	  $(call pc_libs,$(GLIB_PKGS) $(FUZZ_PKGS_$*))
 
 .PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds fuzz-ci fuzz-coverage
 fuzz-coverage: $(FUZZ_TARGETS:%=$(FUZZ_COV_DIR)/fuzz-%)
@@ -89,13 +107,10 @@ fuzz-coverage: $(FUZZ_TARGETS:%=$(FUZZ_COV_DIR)/fuzz-%)
 	  corpus=$(FUZZ_DIR)/work/$$t; [ -d $$corpus ] || corpus=tests/fuzz/corpus/$$t; \
 	  rm -f $(FUZZ_COV_DIR)/$$t.profraw; \
 	  LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/$$t.profraw $(FUZZ_COV_DIR)/fuzz-$$t -runs=0 \
-	    -max_len=$$(case $$t in key) echo 512;; *conf) echo 4096;; *) echo 40000;; esac) \
+	    -max_len=$$(case $$t in key) echo 512;; *conf|licence) echo 4096;; *) echo 40000;; esac) \
 	    $$corpus >/dev/null 2>&1 || { echo "fuzz-coverage: $$t failed"; exit 1; }; \
 	  llvm-profdata-14 merge -sparse -o $(FUZZ_COV_DIR)/$$t.profdata $(FUZZ_COV_DIR)/$$t.profraw; \
-	  files=$$(case $$t in frame) echo "$(FUZZ_COVERS_frame)";; kvp) echo "$(FUZZ_COVERS_kvp)";; \
-	    schema) echo "$(FUZZ_COVERS_schema)";; key) echo "$(FUZZ_COVERS_key)";; \
-	    hostconf) echo "$(FUZZ_COVERS_hostconf)";; guestconf) echo "$(FUZZ_COVERS_guestconf)";; \
-	    session) echo "$(FUZZ_COVERS_session)";; esac); \
+	  files=$$(printf '%s\n' $(FUZZ_COVERS_TABLE) | sed -n "s/^$$t=//p" | tr ':' ' '); \
 	  llvm-cov-14 report $(FUZZ_COV_DIR)/fuzz-$$t -instr-profile=$(FUZZ_COV_DIR)/$$t.profdata \
 	    $$files > $(FUZZ_COV_DIR)/$$t.txt; \
 	  printf '%-16s lines %7s  branches %7s  (%s)\n' fuzz-$$t \
