@@ -21,11 +21,20 @@ void avma_host_config_free(AvmaHostConfig *c) {
   g_free(c);
 }
 
+/* VMNAME=SOCKETPATH, split at the last "=/": the path must be absolute (a relative one would
+ * depend on the daemon's working directory), so a name may contain '=' itself. */
 gboolean avma_host_config_add_channel(AvmaHostConfig *c, const char *spec, GError **error) {
-  const char *eq = strchr(spec, '=');
-  if (!eq || eq == spec || !eq[1]) {
+  const char *eq = g_strrstr(spec, "=/");
+  if (!eq) {
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "channel '%s' must be VMNAME=SOCKETPATH", spec);
+                strchr(spec, '=') ? "channel '%s': the socket path must be absolute"
+                                  : "channel '%s' must be VMNAME=/ABSOLUTE/SOCKET/PATH",
+                spec);
+    return FALSE;
+  }
+  if (eq == spec) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "channel '%s' has no VM name before '='", spec);
     return FALSE;
   }
   AvmaChannelSpec *s = g_new0(AvmaChannelSpec, 1);

@@ -158,13 +158,23 @@ JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool) {
   return o;
 }
 
+/* The host sends only schema-valid values: libvirt allows names of any length with tabs and
+ * newlines, and the guest rejects a reply that breaks the schema (Invalid Data, every time). The
+ * full name stays in the host's own records. */
+static void add_schema_text(AvmaRecordList *r, AvmaKeyId id, const char *value) {
+  gsize cap = (gsize)avma_schema_keys[id].max_len + 1;
+  g_autofree char *safe = g_malloc(cap);
+  avma_text_sanitize(value ? value : "", value ? strlen(value) : 0, safe, cap);
+  avma_record_list_add(r, id, safe);
+}
+
 AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm) {
   const AvmaLicence *l = avma_host_licence(h);
   AvmaRecordList *r = avma_record_list_new();
   avma_record_list_add(r, AVMA_KEY_HostName, h->hostname);
   avma_record_list_add(r, AVMA_KEY_PhysicalHostName, h->hostname);
   avma_record_list_add(r, AVMA_KEY_PhysicalHostNameFullyQualified, h->hostname);
-  avma_record_list_add(r, AVMA_KEY_VirtualMachineName, vm->name);
+  add_schema_text(r, AVMA_KEY_VirtualMachineName, vm->name);
   avma_record_list_add(r, AVMA_KEY_VirtualMachineId, vm->uuid);
   gboolean set = l->version != AVMA_VERSION_UNKNOWN;
   avma_record_list_add(r, AVMA_KEY_HostingSystemEditionId,

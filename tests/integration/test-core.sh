@@ -111,4 +111,12 @@ eq "license set bad version: exit 2" "$rc" 2
 eq "license set bad version: licence unchanged" "$(host license show --json | jq -r .version)" 2022
 eq "events --json is one array, oldest first" \
   "$(hev | jq -r '(.[0].time <= .[-1].time) and (type == "array")')" true
+
+# --- --channel: a relative path is refused, a name may contain '=' (issue #17) ---
+out=$(timeout 5 "$B/avma-hostd" --state-dir "$T/host" --channel "vm1=rel.sock" 2>&1); rc=$?
+eq "--channel relative path: exit 2" "$rc" 2
+check "--channel relative path: says it must be absolute" grep -q "must be absolute" <<<"$out"
+port eqname
+timeout 4 "$B/avma-hostd" --state-dir "$T/host-eq" --channel "a=b=$T/eqname.sock" >"$T/eq.log" 2>&1
+check "--channel a=b=PATH: serves VM 'a=b'" grep -q "a=b: connected to $T/eqname.sock" "$T/eq.log"
 exit $FAILED

@@ -458,6 +458,29 @@ static void test_bad_payloads_refused_alike(void **state) {
     assert_string_equal(r[i].code, "bad-records");
 }
 
+/* A VM name libvirt accepts but the schema does not (over 255 bytes, a tab, a newline): the host
+ * still answers HELLO with schema-valid items (replies() checks), cut at a character boundary. */
+static void test_long_vm_name_hello_valid(void **state) {
+  Fx *fx = *state;
+  fx->host = avma_host_new(fx->config, NULL);
+  assert_non_null(fx->host);
+  GString *name = g_string_new("tab\there\nnewline ");
+  for (int i = 0; i < 200; i++)
+    g_string_append(name, "\xc3\xbc");
+  fx->vm = avma_host_vm(fx->host, name->str, NULL);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  fx->s = avma_session_new_fd(fx->host, fx->vm, sv[0]);
+  fx->guest = sv[1];
+  g_autoptr(GBytes) h = hello_frame();
+  feed_all(fx, h);
+  Reply r[4];
+  assert_int_equal(replies(fx, r, 4), 1);
+  assert_int_equal(r[0].type, AVMA_MSG_HELLO_REPLY);
+  assert_string_equal(avma_vm_name(fx->vm), name->str); /* the host keeps the full name */
+  g_string_free(name, TRUE);
+}
+
 /* The buckets belong to the VM: getting disconnected and reconnecting does not refill them.
  * (Before, each reconnect refilled both, so bursts plus a hang-up in a loop gave 304 decisions a
  * minute against a limit of 12.) */
@@ -532,6 +555,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_delete_host_owned_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_payloads_refused_alike, setup, teardown),
       cmocka_unit_test_setup_teardown(test_buckets_survive_reconnect, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_vm_name_hello_valid, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
