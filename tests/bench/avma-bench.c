@@ -7,6 +7,7 @@
  * echo server over the same kind of socket (the floor), Debian's qemu-guest-agent (guest-ping)
  * and append+fdatasync in the host state directory (the floor of a durable decision).
  * Single-threaded, epoll. Writes a markdown report (tests/bench/RESULTS.md). */
+#include "crc32c.h"
 #include "frame.h"
 #include "kvp.h"
 #include "msg.h"
@@ -57,6 +58,7 @@ typedef struct {
   int tmpfs_n;         /* renewals at this N with the state on tmpfs: the agent's own cost */
   char *tmpfs_base;    /* a tmpfs (fdatasync costs nothing there) */
   gboolean keep;       /* keep temporary directories */
+  int attack_n;        /* renewing guests beside the attacks; 0: no attack runs */
 } Opts;
 
 static Opts opt;
@@ -513,7 +515,14 @@ static guint32 rnd(void) {
 
 /* ---- the load generator ---- */
 
-enum { K_GUEST, K_HOSTILE };
+enum { K_GUEST, K_HOSTILE, K_ATTACK };
+/* Attacks (issue #17), each from a chosen number of attacker channels beside renewing guests. */
+typedef enum { ATK_NONE, ATK_CRC, ATK_GARBAGE, ATK_CHURN, ATK_LORIS } Attack;
+static const char *const attack_names[] = {"none", "CRC amplification", "garbage flood",
+                                           "reconnect churn", "slow loris"};
+/* Each attack has its own channels (limits persist per VM, so an earlier attack's channels stay
+ * throttled): 40 each for CRC, garbage and churn, 50 for slow loris. */
+#define MAX_ATTACKERS 170
 
 typedef struct {
   int idx, kind;
@@ -525,6 +534,7 @@ typedef struct {
   GByteArray *out;  /* bytes the socket did not take yet */
   gboolean pollout;
   guint connects;
+  size_t loris_off; /* slow loris: bytes of its frame sent so far */
 } Conn;
 
 typedef struct {
@@ -547,7 +557,21 @@ typedef struct {
   gboolean hostile_on;
   uint8_t garbage[65536];
   guint64 hostile_bytes;
+  /* attackers: after the guests and the hostile channel */
+  int first_attacker, n_attackers;
+  Attack attack;
+  int attack_off, attacking; /* attackers [first + off, first + off + attacking) are on */
+  uint8_t planted[65520];    /* 24-byte headers claiming a maximum payload, session 0 */
+  uint8_t loris_frame[AVMA_FRAME_MAX_SIZE];
+  guint64 attack_bytes;
+  long attack_decisions; /* ACTIVATE_REPLY frames the attackers got */
+  double last_tick;
 } Eng;
+
+static gboolean attacking(const Eng *e, const Conn *c) {
+  return c->kind == K_ATTACK && c->idx >= e->first_attacker + e->attack_off &&
+         c->idx < e->first_attacker + e->attack_off + e->attacking;
+}
 
 static uint64_t tag(int idx, gboolean listen) {
   return ((uint64_t)idx << 1) | (listen ? 1u : 0u);
@@ -555,7 +579,8 @@ static uint64_t tag(int idx, gboolean listen) {
 
 static void conn_events(Eng *e, Conn *c) {
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag(c->idx, FALSE)};
-  gboolean want_out = (c->out && c->out->len) || (c->kind == K_HOSTILE && e->hostile_on);
+  gboolean want_out = (c->out && c->out->len) || (c->kind == K_HOSTILE && e->hostile_on) ||
+                      (attacking(e, c) && (e->attack == ATK_CRC || e->attack == ATK_GARBAGE));
   if (want_out)
     ev.events |= EPOLLOUT;
   c->pollout = want_out;
@@ -718,6 +743,15 @@ static void conn_readable(Eng *e, Conn *c) {
       conn_close(e, c);
       return;
     }
+    if (c->kind == K_ATTACK) {
+      /* Count the decisions an attacker obtains (reconnect churn); a frame boundary split across
+       * reads may be missed, which only lowers the count by a frame now and then. */
+      for (ssize_t i = 0; i + 6 <= n; i++)
+        if (buf[i] == 0xFF && buf[i + 1] == 'A' && buf[i + 2] == 'V' && buf[i + 3] == 'K' &&
+            buf[i + 5] == AVMA_MSG_ACTIVATE_REPLY)
+          e->attack_decisions++;
+      continue;
+    }
     if (c->kind != K_GUEST)
       continue; /* the hostile guest does not listen */
     if (!c->dec) {
@@ -746,7 +780,28 @@ static void conn_readable(Eng *e, Conn *c) {
   }
 }
 
+static void attacker_writable(Eng *e, Conn *c) {
+  const uint8_t *src = e->attack == ATK_CRC ? e->planted : e->garbage;
+  size_t len = e->attack == ATK_CRC ? sizeof e->planted : sizeof e->garbage;
+  for (int i = 0; i < 4 && c->fd >= 0; i++) {
+    size_t off = e->attack == ATK_CRC ? 24 * (rnd() % 64) : rnd() % 4096;
+    ssize_t n = write(c->fd, src + off, len - off);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return;
+    if (n <= 0) {
+      conn_close(e, c);
+      return;
+    }
+    e->attack_bytes += (guint64)n;
+  }
+}
+
 static void conn_writable(Eng *e, Conn *c) {
+  if (attacking(e, c) && (e->attack == ATK_CRC || e->attack == ATK_GARBAGE) &&
+      !(c->out && c->out->len)) {
+    attacker_writable(e, c);
+    return;
+  }
   if (c->kind != K_HOSTILE || !e->hostile_on) {
     conn_flush(e, c);
     return;
@@ -765,9 +820,19 @@ static void conn_writable(Eng *e, Conn *c) {
   }
 }
 
+static void attack_tick(Eng *e);
+
 /* One epoll round; waits at most timeout_us. */
 static void eng_poll(Eng *e, double timeout_us) {
   struct epoll_event evs[512];
+  if (e->attack == ATK_CHURN || e->attack == ATK_LORIS) {
+    double t = now_us();
+    if (t - e->last_tick >= 100e3) {
+      e->last_tick = t;
+      attack_tick(e);
+    }
+    timeout_us = MIN(timeout_us, 100e3);
+  }
   if (timeout_us < 0)
     timeout_us = 0;
   struct timespec ts = {.tv_sec = (time_t)(timeout_us / 1e6),
@@ -789,19 +854,22 @@ static void eng_poll(Eng *e, double timeout_us) {
   }
 }
 
-static void eng_init(Eng *e, const char *dir, int n_guests, gboolean hostile) {
+static void eng_init(Eng *e, const char *dir, int n_guests, gboolean hostile, int n_attackers) {
   memset(e, 0, sizeof *e);
   e->ep = epoll_create1(EPOLL_CLOEXEC);
   e->n_guests = n_guests;
-  e->n_conns = n_guests + (hostile ? 1 : 0);
+  e->first_attacker = n_guests + (hostile ? 1 : 0);
+  e->n_attackers = n_attackers;
+  e->n_conns = e->first_attacker + n_attackers;
   e->c = g_new0(Conn, e->n_conns);
   for (int i = 0; i < e->n_conns; i++) {
     Conn *c = &e->c[i];
     c->idx = i;
-    c->kind = i < n_guests ? K_GUEST : K_HOSTILE;
+    c->kind = i < n_guests ? K_GUEST : i < e->first_attacker ? K_HOSTILE : K_ATTACK;
     c->fd = -1;
-    g_autofree char *path = c->kind == K_GUEST ? g_strdup_printf("%s/g%d.sock", dir, i)
-                                               : g_strdup_printf("%s/h.sock", dir);
+    g_autofree char *path = c->kind == K_GUEST    ? g_strdup_printf("%s/g%d.sock", dir, i)
+                            : c->kind == K_ATTACK ? g_strdup_printf("%s/a%d.sock", dir, i)
+                                                  : g_strdup_printf("%s/h.sock", dir);
     c->lfd = listen_unix(path, 16);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag(i, TRUE)};
     epoll_ctl(e->ep, EPOLL_CTL_ADD, c->lfd, &ev);
@@ -815,6 +883,63 @@ static void eng_init(Eng *e, const char *dir, int n_guests, gboolean hostile) {
            "\xff"
            "AVK",
            4);
+  /* CRC amplification: headers whose own check passes, each claiming a maximum payload that
+   * never comes (the next headers count as its payload). */
+  for (size_t i = 0; i + 24 <= sizeof e->planted; i += 24) {
+    uint8_t *h = e->planted + i;
+    memset(h, 0, 24);
+    h[0] = 0xFF, h[1] = 'A', h[2] = 'V', h[3] = 'K', h[4] = AVMA_FRAME_VERSION;
+    h[5] = AVMA_MSG_HELLO;
+    h[16] = (AVMA_FRAME_MAX_PAYLOAD >> 24) & 0xFF, h[17] = (AVMA_FRAME_MAX_PAYLOAD >> 16) & 0xFF;
+    h[18] = (AVMA_FRAME_MAX_PAYLOAD >> 8) & 0xFF, h[19] = AVMA_FRAME_MAX_PAYLOAD & 0xFF;
+    uint32_t crc = avma_crc32c(0, h, 20);
+    h[20] = (uint8_t)(crc >> 24), h[21] = (uint8_t)(crc >> 16), h[22] = (uint8_t)(crc >> 8);
+    h[23] = (uint8_t)crc;
+  }
+  /* Slow loris: a real maximum frame, sent a byte at a time. */
+  g_autofree uint8_t *pl = g_malloc0(AVMA_FRAME_MAX_PAYLOAD);
+  avma_frame_encode(AVMA_MSG_SET, 0, 1, 1, pl, AVMA_FRAME_MAX_PAYLOAD, e->loris_frame,
+                    sizeof e->loris_frame);
+}
+
+/* Reconnect churn: every tick each churning attacker bursts a HELLO and 30 ACTIVATEs, then 60
+ * junk frames to get itself hung up, and starts again when the host reconnects. Slow loris: each
+ * sends one more byte of a maximum frame. */
+static void attack_tick(Eng *e) {
+  for (int i = e->first_attacker + e->attack_off;
+       i < e->first_attacker + e->attack_off + e->attacking; i++) {
+    Conn *c = &e->c[i];
+    if (c->fd < 0)
+      continue;
+    if (e->attack == ATK_LORIS) {
+      if (write(c->fd, e->loris_frame + c->loris_off, 1) == 1) {
+        c->loris_off = (c->loris_off + 1) % sizeof e->loris_frame;
+        e->attack_bytes++;
+      }
+      continue;
+    }
+    do
+      c->session = rnd();
+    while (c->session == 0);
+    c->seq = 1;
+    conn_send(e, c, AVMA_MSG_HELLO, &pl_hello);
+    for (int k = 0; k < 30; k++) {
+      c->seq++;
+      conn_send(e, c, AVMA_MSG_ACTIVATE, &pl_act[0]);
+    }
+    for (int k = 0; k < 60 && c->fd >= 0; k++) {
+      uint8_t junk[64];
+      size_t n = avma_frame_encode(AVMA_MSG_GET, 0, c->session, 1000 + (uint32_t)k, NULL, 0, junk,
+                                   sizeof junk);
+      junk[n - 1] ^= 1; /* frame check fails */
+      if (!c->out)
+        c->out = g_byte_array_new();
+      g_byte_array_append(c->out, junk, (guint)n);
+      e->attack_bytes += n;
+    }
+    if (c->fd >= 0)
+      conn_flush(e, c);
+  }
 }
 
 static void eng_free(Eng *e) {
@@ -829,6 +954,17 @@ static void eng_free(Eng *e) {
   }
   g_free(e->c);
   close(e->ep);
+}
+
+static void eng_set_attack(Eng *e, Attack a, int count, int off) {
+  e->attack = a;
+  e->attack_off = off;
+  e->attacking = a == ATK_NONE ? 0 : MIN(count, e->n_attackers - off);
+  e->attack_bytes = 0;
+  e->attack_decisions = 0;
+  for (int i = e->first_attacker; i < e->n_conns; i++)
+    if (e->c[i].fd >= 0)
+      conn_events(e, &e->c[i]);
 }
 
 static void eng_set_hostile(Eng *e, gboolean on) {
@@ -1169,7 +1305,7 @@ static void run_n(NResult *res, int n, gboolean profile, const char *state_base,
   g_autofree char *state = state_dir_new(state_base);
   licence_set(state);
   Eng e;
-  eng_init(&e, dir, n, TRUE);
+  eng_init(&e, dir, n, TRUE, 0);
 
   g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE "[channels]\n");
   for (int i = 0; i < n; i++)
@@ -1264,6 +1400,138 @@ done:
   eng_free(&e);
   rm_rf(dir);
   rm_rf(state);
+}
+
+/* ---- attacks (issue #17) ---- */
+
+typedef struct {
+  Attack attack;
+  int count;
+  Run r;
+  double wall_s, cpu_s;
+  guint64 bytes;
+  long decisions;
+  guint connects;
+} AttackResult;
+
+#define N_ATTACK_RUNS 8
+static const struct {
+  Attack a;
+  int count, off;
+} attack_plan[N_ATTACK_RUNS] = {
+    {ATK_NONE, 0, 0},      {ATK_CRC, 1, 0},    {ATK_CRC, 40, 0},    {ATK_GARBAGE, 1, 40},
+    {ATK_GARBAGE, 40, 40}, {ATK_CHURN, 1, 80}, {ATK_CHURN, 40, 80}, {ATK_LORIS, 50, 120},
+};
+
+/* n renewing guests and MAX_ATTACKERS attacker channels on one avma-hostd: the renewals alone,
+ * then beside each attack. */
+static gboolean run_attacks(int n, AttackResult *out) {
+  memset(out, 0, sizeof(AttackResult) * N_ATTACK_RUNS);
+  g_autofree char *dir = g_mkdtemp(g_strdup("/tmp/avmabench.XXXXXX"));
+  g_autofree char *state = state_dir_new(opt.state_base);
+  licence_set(state);
+  Eng e;
+  eng_init(&e, dir, n, FALSE, MAX_ATTACKERS);
+  g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE "[channels]\n");
+  for (int i = 0; i < e.n_conns; i++)
+    g_string_append_printf(conf, "%s%d=%s/%s%d.sock\n", i < n ? "g" : "a", i, dir,
+                           i < n ? "g" : "a", i);
+  g_autofree char *conf_path = g_build_filename(dir, "host.conf", NULL);
+  if (!g_file_set_contents(conf_path, conf->str, (gssize)conf->len, NULL))
+    die("cannot write %s", conf_path);
+  g_autofree char *log = g_build_filename(dir, "hostd.log", NULL);
+  note("attacks: avma-hostd with %d guests and %d attacker channels", n, MAX_ATTACKERS);
+  double t0 = now_us();
+  pid_t pid = hostd_start(conf_path, state, log);
+  while (e.connected < e.n_conns && now_us() - t0 < CONNECT_TIMEOUT_US)
+    eng_poll(&e, 100000);
+  gboolean ok = e.connected == e.n_conns;
+  if (ok) {
+    Run warm = {0};
+    mode_storm(&e, &warm);
+    settle(&e, pid, 1.0, 20.0);
+    double rate = MIN(opt.rate, PER_GUEST_RATE * n);
+    for (int k = 0; k < N_ATTACK_RUNS; k++) {
+      AttackResult *a = &out[k];
+      a->attack = attack_plan[k].a;
+      a->count = attack_plan[k].count;
+      int from = e.first_attacker + attack_plan[k].off, to = from + a->count;
+      guint c0 = 0;
+      for (int i = from; i < to; i++)
+        c0 += e.c[i].connects;
+      eng_set_attack(&e, a->attack, a->count, attack_plan[k].off);
+      Snap s0 = proc_snap(pid);
+      double w0 = now_us();
+      mode_renew(&e, &a->r, rate, opt.duration);
+      a->wall_s = (now_us() - w0) / 1e6;
+      a->cpu_s = (proc_snap(pid).cpu_ns - s0.cpu_ns) / 1e9;
+      a->bytes = e.attack_bytes;
+      a->decisions = e.attack_decisions;
+      for (int i = from; i < to; i++)
+        a->connects += e.c[i].connects;
+      a->connects -= c0;
+      eng_set_attack(&e, ATK_NONE, 0, 0);
+      note("attacks: %s x%d: hostd CPU %.1f%%, decision p99 %.0f us, %ld attacker decisions",
+           attack_names[a->attack], a->count, 100.0 * a->cpu_s / a->wall_s, sa_pct(&a->r.dec, 99),
+           a->decisions);
+      settle(&e, pid, 1.0, 10.0);
+    }
+  } else {
+    note("attacks: only %d of %d channels connected", e.connected, e.n_conns);
+  }
+  stop_proc(pid);
+  eng_free(&e);
+  if (!opt.keep) {
+    rm_rf(dir);
+    rm_rf(state);
+  }
+  return ok;
+}
+
+static AttackResult attack_res[N_ATTACK_RUNS];
+static gboolean attack_ran, attack_ok;
+
+static void report_attacks(GString *o, int n, const AttackResult *a, gboolean ok) {
+  g_string_append_printf(
+      o,
+      "## Attacks beside %d renewing guests\n\n"
+      "One avma-hostd serves %d guests renewing at the offered rate and %d attacker channels; "
+      "each row runs the renewals for the mode duration with the given attack on (the first row: "
+      "none). CRC amplification: 24-byte headers with valid header checks claiming 16 KiB "
+      "payloads, session 0, as fast as the socket takes them. Garbage flood: random bytes with "
+      "frame magics. Reconnect churn: every 100 ms a HELLO, 30 ACTIVATEs and 60 bad frames to get "
+      "hung up, again after each reconnect (each attack has channels of its own, since limits "
+      "persist per VM). Slow loris: 50 channels each sending a maximum frame "
+      "one byte per 100 ms. Targets: hostd CPU under any attack at most 10%% of one core; the "
+      "guests' decision p99 within 2x of the row without attackers; decisions per attacking VM "
+      "never above the configured limit (bench config: 600 a minute, bursts of 30: at most %.0f "
+      "in a %.0f s row).\n\n",
+      n, n, MAX_ATTACKERS, 30 + 10.0 * opt.duration, opt.duration);
+  if (!ok) {
+    g_string_append(o, "The run failed: the channels did not all connect.\n\n");
+    return;
+  }
+  g_string_append(o, "| attack | attackers | guests ok/started | decision p50 | p99 | p99 vs "
+                     "none | hostd CPU | attack bytes | host reconnects | max decisions per "
+                     "attacking VM |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  double base99 = sa_pct((Samples *)&a[0].r.dec, 99);
+  for (int k = 0; k < N_ATTACK_RUNS; k++) {
+    const AttackResult *x = &a[k];
+    double p99 = sa_pct((Samples *)&x->r.dec, 99);
+    g_autofree char *dec =
+        x->attack == ATK_CHURN
+            ? g_strdup_printf("%.0f (%ld in all)", (double)x->decisions / MAX(x->count, 1),
+                              x->decisions)
+            : g_strdup("–");
+    g_string_append_printf(o,
+                           "| %s | %d | %ld/%ld | %.0f µs | %.0f µs | %.2fx | %.1f%% | %.1f MB | "
+                           "%u | %s |\n",
+                           attack_names[x->attack], x->count, x->r.ok, x->r.started,
+                           sa_pct((Samples *)&x->r.dec, 50), p99, base99 > 0 ? p99 / base99 : NAN,
+                           100.0 * x->cpu_s / MAX(x->wall_s, 1e-9), (double)x->bytes / 1e6,
+                           x->connects, dec);
+  }
+  g_string_append(o, "\n");
 }
 
 /* ---- guest agent ---- */
@@ -1631,6 +1899,9 @@ static void write_report(const Rtt *echo, const Samples *fsync_floor, const Gues
     g_string_append(o, "\n");
   }
 
+  if (attack_ran)
+    report_attacks(o, opt.attack_n, attack_res, attack_ok);
+
   /* guest agent */
   if (!opt.skip_guest) {
     g_string_append_printf(
@@ -1794,6 +2065,7 @@ int main(int argc, char **argv) {
   opt.state_base = g_strdup("/var/tmp");
   opt.out = NULL;
   opt.tmpfs_n = 1000;
+  opt.attack_n = 1000;
   opt.tmpfs_base = g_strdup("/dev/shm");
   GOptionEntry entries[] = {
       {"build", 0, 0, G_OPTION_ARG_FILENAME, &opt.build, "Directory with the agents", "DIR"},
@@ -1820,6 +2092,8 @@ int main(int argc, char **argv) {
       {"tmpfs-base", 0, 0, G_OPTION_ARG_FILENAME, &opt.tmpfs_base, "The tmpfs for --tmpfs-n",
        "DIR"},
       {"keep", 0, 0, G_OPTION_ARG_NONE, &opt.keep, "Keep temporary directories", NULL},
+      {"attack-n", 0, 0, G_OPTION_ARG_INT, &opt.attack_n,
+       "Renewing guests beside the attack runs (0: none)", "N"},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- AVMA benchmark suite (issue #8)");
   g_option_context_add_main_entries(ctx, entries, NULL);
@@ -1907,6 +2181,10 @@ int main(int argc, char **argv) {
   NResult tm = {0};
   if (!opt.skip_hostd && opt.tmpfs_n > 0)
     run_n(&tm, opt.tmpfs_n, TRUE, opt.tmpfs_base, FALSE);
+  if (!opt.skip_hostd && opt.attack_n > 0) {
+    attack_ran = TRUE;
+    attack_ok = run_attacks(opt.attack_n, attack_res);
+  }
   write_report(&echo, &fsync_floor, &gr, res, opt.skip_hostd ? 0 : (int)ns->len, &tm, load_begin,
                load_begin_s);
   sa_free(&tm.renew.act);
