@@ -1,6 +1,8 @@
 /* cli-common: helpers shared by the avma-host verbs. */
 #include "cli.h"
 
+#include "fsutil.h"
+
 #include <stdarg.h>
 
 int avma_cli_fail(const char *fmt, ...) {
@@ -13,8 +15,13 @@ int avma_cli_fail(const char *fmt, ...) {
   return 1;
 }
 
+/* Every verb creates a missing state directory (brief section 6), as avma-host(1) says. */
 AvmaHostConfig *avma_cli_config(const AvmaCliGlobals *g, GError **error) {
-  return avma_host_config_load(g->config_path, g->state_dir, g->connect_uri, error);
+  g_autoptr(AvmaHostConfig) c =
+      avma_host_config_load(g->config_path, g->state_dir, g->connect_uri, error);
+  if (!c || !avma_ensure_dir(c->state_dir, 0750, error))
+    return NULL;
+  return g_steal_pointer(&c);
 }
 
 gboolean avma_cli_parse(const char *verb, const char *params, GOptionEntry *entries, int *argc,

@@ -112,6 +112,11 @@ eq "license set bad version: licence unchanged" "$(host license show --json | jq
 eq "events --json is one array, oldest first" \
   "$(hev | jq -r '(.[0].time <= .[-1].time) and (type == "array")')" true
 
+# --- every verb creates a missing state directory, license show included (issue #17) ---
+"$B/avma-host" --state-dir "$T/fresh/state" license show >/dev/null 2>&1; rc=$?
+eq "license show on a missing state dir: exit 0" "$rc" 0
+check "license show created the state directory" test -d "$T/fresh/state"
+
 # --- --channel: a relative path is refused, a name may contain '=' (issue #17) ---
 out=$(timeout 5 "$B/avma-hostd" --state-dir "$T/host" --channel "vm1=rel.sock" 2>&1); rc=$?
 eq "--channel relative path: exit 2" "$rc" 2
