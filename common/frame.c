@@ -104,6 +104,7 @@ void avma_decoder_init(AvmaDecoder *d) {
   d->fed = 0;
   d->work = 0;
   d->credit = 0;
+  d->credit_mark = 0;
 }
 
 void avma_decoder_reset(AvmaDecoder *d) {
@@ -126,8 +127,6 @@ size_t avma_decoder_feed(AvmaDecoder *d, const uint8_t *data, size_t len) {
     memcpy(d->buf + d->off + d->len, data, n);
     d->len += n;
     d->fed += n;
-    uint64_t c = d->credit + (uint64_t)n * AVMA_DECODER_CREDIT_PER_BYTE;
-    d->credit = c < AVMA_DECODER_CREDIT_MAX ? c : AVMA_DECODER_CREDIT_MAX;
   }
   return n;
 }
@@ -205,6 +204,14 @@ AvmaDecStatus avma_decoder_next(AvmaDecoder *d, AvmaFrame *frame, AvmaDecError *
   /* A check the budget cannot pay counts as failed (see AvmaDecoder): only a peer that planted
    * headers claiming more than it sent gets here. */
   bool crc_ok = false;
+  /* The budget is earned by stream position (the furthest frame end checked so far), not by
+   * when bytes were fed, so the outcome never depends on how the stream was split. */
+  uint64_t end = d->consumed + total;
+  if (end > d->credit_mark) {
+    uint64_t c = d->credit + (end - d->credit_mark) * AVMA_DECODER_CREDIT_PER_BYTE;
+    d->credit = c < AVMA_DECODER_CREDIT_MAX ? c : AVMA_DECODER_CREDIT_MAX;
+    d->credit_mark = end;
+  }
   if (d->credit >= body) {
     d->credit -= body;
     d->work += body;

@@ -82,8 +82,8 @@ typedef struct {
   size_t skipped;
 } AvmaDecError;
 
-/* The decoder's work is bounded per input byte, whatever a hostile peer sends: every byte fed
- * earns AVMA_DECODER_CREDIT_PER_BYTE bytes of frame-check budget (banked up to
+/* The decoder's work is bounded per input byte, whatever a hostile peer sends: every byte of the
+ * stream earns AVMA_DECODER_CREDIT_PER_BYTE bytes of frame-check budget (banked up to
  * AVMA_DECODER_CREDIT_MAX); a frame whose check the budget cannot pay is treated as failing it
  * (skip one byte and rescan), so planted headers claiming long payloads cannot make each 24
  * input bytes cost a 16 KiB CRC. A legitimate frame earns twice its own check. Compaction moves
@@ -102,6 +102,7 @@ typedef struct {
   uint64_t fed;      /* total bytes ever fed */
   uint64_t work;     /* bytes checksummed (header and frame checks) and moved by compaction */
   uint64_t credit;   /* frame-check budget left, in bytes */
+  uint64_t credit_mark; /* stream offset up to which the budget was earned */
 } AvmaDecoder;
 
 void avma_decoder_init(AvmaDecoder *d);
