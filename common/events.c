@@ -16,6 +16,12 @@
 #define MSGID_12310 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e10"
 #define MSGID_12311 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e11"
 
+/* The members every record starts with. The guest's 12309 records are written here; the host's
+ * come from host-agent/host-event.c's field table, which has the same names. */
+#define M_TIME "time"                 /* event-field-ok: the generic writer */
+#define M_EVENT_ID "event_id"         /* event-field-ok: the generic writer */
+#define M_NOTIFICATION "notification" /* event-field-ok: the generic writer */
+
 struct AvmaEventLog {
   char *path;
   gboolean journal;
@@ -36,10 +42,10 @@ gboolean avma_journal_mode_parse(const char *s, AvmaJournalMode *out) {
 JsonObject *avma_event_new(int event_id, int notification) {
   JsonObject *o = json_object_new();
   g_autofree char *now = avma_time_format(avma_now());
-  json_object_set_string_member(o, "time", now);
-  json_object_set_int_member(o, "event_id", event_id);
+  json_object_set_string_member(o, M_TIME, now);
+  json_object_set_int_member(o, M_EVENT_ID, event_id);
   if (notification >= 0)
-    json_object_set_string_member(o, "notification",
+    json_object_set_string_member(o, M_NOTIFICATION,
                                   avma_notification_name((AvmaNotification)notification));
   return o;
 }
@@ -63,17 +69,34 @@ const char *avma_event_log_path(AvmaEventLog *log) {
   return log->path;
 }
 
-static void send_journal(JsonObject *ev, const char *message) {
-  gint64 id = json_object_get_int_member_with_default(ev, "event_id", 0);
+/* The fields every record starts with in the journal; the caller adds its own AVMA_* ones. */
+static GPtrArray *journal_head(gint64 id, gboolean warning, const char *message) {
   const char *msgid = id == AVMA_EVENT_GUEST  ? MSGID_12309
                       : id == AVMA_EVENT_HOST ? MSGID_12310
                                               : MSGID_12311;
-  g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
+  GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(fields, g_strdup_printf("MESSAGE=%s", message));
   g_ptr_array_add(fields, g_strdup_printf("MESSAGE_ID=%s", msgid));
-  const char *n = json_object_get_string_member_with_default(ev, "notification", NULL);
-  g_ptr_array_add(fields, g_strdup_printf("PRIORITY=%d", !n || !strcmp(n, "AVMA Success") ? 6 : 4));
+  g_ptr_array_add(fields, g_strdup_printf("PRIORITY=%d", warning ? 4 : 6));
   g_ptr_array_add(fields, g_strdup("SYSLOG_IDENTIFIER=avma"));
+  return fields;
+}
+
+static void send_fields(GPtrArray *fields) {
+  struct iovec *iov = g_new0(struct iovec, fields->len);
+  for (guint i = 0; i < fields->len; i++) {
+    iov[i].iov_base = fields->pdata[i];
+    iov[i].iov_len = strlen(fields->pdata[i]);
+  }
+  /* Best effort: the JSON-lines file is the durable record, the journal a copy for shipping. */
+  (void)sd_journal_sendv(iov, (int)fields->len);
+  g_free(iov);
+}
+
+static void send_journal(JsonObject *ev, const char *message) {
+  gint64 id = json_object_get_int_member_with_default(ev, M_EVENT_ID, 0);
+  const char *n = json_object_get_string_member_with_default(ev, M_NOTIFICATION, NULL);
+  g_autoptr(GPtrArray) fields = journal_head(id, n && strcmp(n, "AVMA Success"), message);
   /* Every JSON member becomes AVMA_<UPPER> so journal queries see the same facts. */
   g_autoptr(GList) members = json_object_get_members(ev);
   for (GList *l = members; l; l = l->next) {
@@ -88,14 +111,7 @@ static void send_journal(JsonObject *ev, const char *message) {
     g_value_unset(&v);
     g_ptr_array_add(fields, g_strdup_printf("AVMA_%s=%s", up, s));
   }
-  struct iovec *iov = g_new0(struct iovec, fields->len);
-  for (guint i = 0; i < fields->len; i++) {
-    iov[i].iov_base = fields->pdata[i];
-    iov[i].iov_len = strlen(fields->pdata[i]);
-  }
-  /* Best effort: the JSON-lines file is the durable record, the journal a copy for shipping. */
-  (void)sd_journal_sendv(iov, (int)fields->len);
-  g_free(iov);
+  send_fields(fields);
 }
 
 gboolean avma_event_log_append(AvmaEventLog *log, JsonObject *event, const char *message,
@@ -107,6 +123,20 @@ gboolean avma_event_log_append(AvmaEventLog *log, JsonObject *event, const char 
     return FALSE;
   if (log->journal)
     send_journal(event, message);
+  return TRUE;
+}
+
+gboolean avma_event_log_append_line(AvmaEventLog *log, const char *line, int event_id,
+                                    gboolean warning, const char *message, GPtrArray *fields,
+                                    GError **error) {
+  if (!avma_append_line(log->path, line, 0640, error))
+    return FALSE;
+  if (!log->journal)
+    return TRUE;
+  g_autoptr(GPtrArray) all = journal_head(event_id, warning, message);
+  for (guint i = 0; fields && i < fields->len; i++)
+    g_ptr_array_add(all, g_strdup(fields->pdata[i]));
+  send_fields(all);
   return TRUE;
 }
 

@@ -28,6 +28,14 @@ const char *avma_event_log_path(AvmaEventLog *log);
 gboolean avma_event_log_append(AvmaEventLog *log, JsonObject *event, const char *message,
                                GError **error);
 
+/* The same for a record its writer serialized itself (one JSON object, no newline), with its
+ * journal fields ("AVMA_NAME=value" strings; may be NULL) beside MESSAGE, MESSAGE_ID (from
+ * event_id) and PRIORITY (warning when `warning`, else info). For writers with their own field
+ * table (the host's host-event.c). */
+gboolean avma_event_log_append_line(AvmaEventLog *log, const char *line, int event_id,
+                                    gboolean warning, const char *message, GPtrArray *fields,
+                                    GError **error);
+
 /* Read every record of a JSON-lines file, oldest first. A missing file is an empty log. Lines
  * that are not JSON objects (a line cut by a crash) are skipped, counted in *skipped. */
 GPtrArray *avma_event_log_read(const char *path, guint *skipped, GError **error);

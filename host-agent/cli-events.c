@@ -3,11 +3,18 @@
 #include "cli.h"
 #include "events.h"
 #include "history.h"
+#include "host-event.h"
 #include "timeutil.h"
 
 #include <string.h>
 
-/* Every matching record, oldest first. */
+static gboolean match(const AvmaEventFilter *f, JsonObject *o) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_from_json(o, &ev);
+  return avma_event_filter_match(f, &ev);
+}
+
+/* Every matching record, oldest first, as logged (`--json` prints them so). */
 static GPtrArray *load_events(const AvmaHostConfig *c, const char *path, const AvmaEventFilter *f,
                               GError **error) {
   g_autofree char *db = avma_host_state_path(c, AVMA_HISTORY_FILE);
@@ -25,7 +32,7 @@ static GPtrArray *load_events(const AvmaHostConfig *c, const char *path, const A
       return NULL;
     }
     for (guint i = 0; i < pending->len; i++)
-      if (avma_event_filter_match(f, pending->pdata[i]))
+      if (match(f, pending->pdata[i]))
         g_ptr_array_add(sel, json_object_ref(pending->pdata[i]));
     return sel;
   }
@@ -39,7 +46,7 @@ static GPtrArray *load_events(const AvmaHostConfig *c, const char *path, const A
     fprintf(stderr, "avma-host: warning: %u unreadable line(s) in %s skipped\n", skipped, path);
   GPtrArray *sel = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
   for (guint i = 0; i < all->len; i++)
-    if (avma_event_filter_match(f, all->pdata[i]))
+    if (match(f, all->pdata[i]))
       g_ptr_array_add(sel, json_object_ref(all->pdata[i]));
   return sel;
 }
@@ -52,7 +59,9 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
       {"since", 0, 0, G_OPTION_ARG_STRING, &since_s, "From this time (RFC 3339 or YYYY-MM-DD)",
        "T"},
       {"until", 0, 0, G_OPTION_ARG_STRING, &until_s, "Before this time", "T"},
+      /* event-field-ok: the options are named after the members they filter on */
       {"vm", 0, 0, G_OPTION_ARG_STRING, &vm, "Only this VM (name or UUID)", "VM"},
+      /* event-field-ok: as above */
       {"notification", 0, 0, G_OPTION_ARG_STRING, &notif, "Only this notification", "N"},
       {NULL}};
   g_autoptr(GError) err = NULL;
@@ -91,17 +100,14 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
   printf("%-20s  %-5s  %-17s  %-16s  %-17s  %-5s  %s\n", "TIME", "ID", "NOTIFICATION", "VM",
          "GUEST", "KEY", "REASON");
   for (guint i = 0; i < sel->len; i++) {
-    JsonObject *ev = sel->pdata[i];
-    g_autofree char *guest = g_strdup_printf(
-        "%s %s", json_object_get_string_member_with_default(ev, "guest_version", ""),
-        json_object_get_string_member_with_default(ev, "guest_edition", ""));
-    printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n",
-           json_object_get_string_member_with_default(ev, "time", ""),
-           json_object_get_int_member_with_default(ev, "event_id", 0),
-           json_object_get_string_member_with_default(ev, "notification", ""),
-           json_object_get_string_member_with_default(ev, "vm", ""), g_strstrip(guest),
-           json_object_get_string_member_with_default(ev, "key_last5", ""),
-           json_object_get_string_member_with_default(ev, "reason", ""));
+    g_auto(AvmaHostEvent) ev;
+    avma_host_event_from_json(sel->pdata[i], &ev);
+    g_autofree char *time = avma_host_event_time_text(ev.time);
+    g_autofree char *guest = g_strdup_printf("%s %s", ev.guest_version ? ev.guest_version : "",
+                                             ev.guest_edition ? ev.guest_edition : "");
+    printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n", time, ev.event_id,
+           avma_host_event_notification_text(&ev), ev.vm ? ev.vm : "", g_strstrip(guest),
+           ev.key_last5 ? ev.key_last5 : "", ev.reason_text ? ev.reason_text : "");
   }
   return 0;
 }

@@ -5,8 +5,6 @@
 #include "report.h"
 #include "timeutil.h"
 
-#include <string.h>
-
 /* The store, or, when the daemon has not created one yet, a scratch store in memory filled from
  * the event logs (no VM run intervals then: only the daemon records those). */
 static AvmaHistory *open_history(const AvmaHostConfig *c, const char *events_log,
@@ -51,7 +49,7 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
     return avma_cli_fail("report: --month YYYY-MM is required"), 2;
   if (!avma_report_parse_month(month_s, &year, &month, &err))
     return avma_cli_fail("report: %s", err->message), 2;
-  if (format && strcmp(format, "text") && strcmp(format, "csv") && strcmp(format, "json"))
+  if (!avma_report_format_known(format))
     return avma_cli_fail("report: --format must be text, csv or json, not '%s'", format), 2;
   /* History up to the end of the current second: a record made this second counts. */
   gint64 as_of = avma_now() + 1;
@@ -82,9 +80,7 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
   g_autoptr(AvmaReport) r = avma_report_build(d, year, month, as_of, &err);
   if (!r)
     return avma_cli_fail("report: %s", err->message);
-  g_autofree char *out = !format || !strcmp(format, "text") ? avma_report_to_text(r)
-                         : !strcmp(format, "csv")           ? avma_report_to_csv(r)
-                                                            : avma_report_to_json(r);
+  g_autofree char *out = avma_report_render(r, format);
   fputs(out, stdout);
   return 0;
 }

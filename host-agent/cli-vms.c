@@ -2,6 +2,7 @@
  * (channel connected, last decision, intrinsic items) from STATE/vms.json. */
 #include "cli.h"
 #include "domxml.h"
+#include "host.h"
 #include "kvp-schema.h"
 #include "virt.h"
 #include "vmview.h"
@@ -17,17 +18,14 @@ static const char *str(JsonObject *o, const char *name) {
 
 static JsonObject *blank_entry(void) {
   JsonObject *o = json_object_new();
-  static const char *strings[] = {"socket_path",    "notification",  "reason_code",
-                                  "guest_version",  "guest_edition", "granted_until",
-                                  "last_event_time"};
-  for (gsize i = 0; i < G_N_ELEMENTS(strings); i++)
-    json_object_set_string_member(o, strings[i], "");
+  json_object_set_string_member(o, "socket_path", "");
+  avma_host_event_to_view(NULL, o);
   json_object_set_boolean_member(o, "connected", FALSE);
   json_object_set_object_member(o, "intrinsic", json_object_new());
   return o;
 }
 
-/* One row per domain libvirt lists; the daemon's entry (by UUID) fills in what only it knows. */
+/* One row per domain libvirt lists; the daemon's entry (by VM key) fills in what only it knows. */
 static gboolean add_libvirt_rows(virConnectPtr conn, GHashTable *view, GPtrArray *rows) {
   virDomainPtr *list = NULL;
   int n = virConnectListAllDomains(conn, &list, 0);
@@ -46,10 +44,11 @@ static gboolean add_libvirt_rows(virConnectPtr conn, GHashTable *view, GPtrArray
     if (!xml || !avma_domxml_parse(xml, AVMA_CHANNEL_NAME, &info, &err))
       fprintf(stderr, "avma-host: warning: %s: cannot read its XML: %s\n", virDomainGetName(d),
               err ? err->message : virGetLastErrorMessage());
-    JsonObject *known = g_hash_table_lookup(view, uuid);
+    g_autofree char *key = avma_vm_key(virDomainGetName(d), uuid);
+    JsonObject *known = g_hash_table_lookup(view, key);
     JsonObject *row = known ? json_object_ref(known) : blank_entry();
     if (known)
-      g_hash_table_remove(view, uuid);
+      g_hash_table_remove(view, key);
     json_object_set_string_member(row, "name", virDomainGetName(d));
     json_object_set_string_member(row, "uuid", uuid);
     json_object_set_string_member(row, "state", avma_virt_state_name(state));
@@ -93,10 +92,14 @@ static void print_table(GPtrArray *rows) {
         : !json_object_get_boolean_member_with_default(r, "channel_present", FALSE) ? "no"
         : *str(r, "channel_detail")                                                 ? "unusable"
                                                                                     : "present";
+    g_auto(AvmaHostEvent) last;
+    avma_host_event_from_view(r, &last);
     g_autofree char *guest =
-        g_strstrip(g_strdup_printf("%s %s", str(r, "guest_version"), str(r, "guest_edition")));
+        g_strstrip(g_strdup_printf("%s %s", last.guest_version ? last.guest_version : "",
+                                   last.guest_edition ? last.guest_edition : ""));
+    g_autofree char *until = avma_host_event_time_text(last.granted_until);
     printf("%-20s  %-11s  %-10s  %-17s  %-20s  %s\n", str(r, "name"), dash(str(r, "state")),
-           channel, dash(str(r, "notification")), dash(guest), dash(str(r, "granted_until")));
+           channel, dash(avma_host_event_notification_text(&last)), dash(guest), dash(until));
     JsonObject *items = json_object_get_member(r, "intrinsic") &&
                                 JSON_NODE_HOLDS_OBJECT(json_object_get_member(r, "intrinsic"))
                             ? json_object_get_object_member(r, "intrinsic")
@@ -138,7 +141,7 @@ int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv) {
   else if (!alive)
     fprintf(stderr, "avma-host: note: avma-hostd is not running; its last view is from %s\n",
             str(doc, "written"));
-  /* Entries by UUID (fixed channels, without one, by name). */
+  /* Entries by VM key (avma_vm_key: fixed channels, without a UUID, by name). */
   g_autoptr(GHashTable) view =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_object_unref);
   JsonArray *arr = json_object_get_array_member(doc, "vms");
@@ -146,8 +149,7 @@ int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv) {
     JsonObject *o = json_array_get_object_element(arr, i);
     if (!alive)
       json_object_set_boolean_member(o, "connected", FALSE);
-    const char *key = *str(o, "uuid") ? str(o, "uuid") : str(o, "name");
-    g_hash_table_replace(view, g_strdup(key), json_object_ref(o));
+    g_hash_table_replace(view, avma_vm_key(str(o, "name"), str(o, "uuid")), json_object_ref(o));
   }
 
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);

@@ -1,6 +1,9 @@
 /* history: the compliance history store (SQLite, WAL, versioned schema). */
 #include "history.h"
 
+#include "history-db.h"
+#include "host-event.h"
+#include "host.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -288,21 +291,7 @@ gboolean avma_history_meta_set(AvmaHistory *h, const char *key, const char *valu
 /* ---- records -------------------------------------------------------------------------------- */
 
 char *avma_history_vm_key(const char *name, const char *uuid) {
-  return uuid && *uuid ? g_ascii_strdown(uuid, -1) : g_strdup(name ? name : "");
-}
-
-static const char *str_member(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return "";
-  return json_node_get_string(n);
-}
-
-static gint64 time_member(JsonObject *o, const char *name) {
-  gint64 t = 0;
-  if (!avma_time_parse(str_member(o, name), &t))
-    return 0;
-  return t;
+  return avma_vm_key(name, uuid);
 }
 
 static char *to_line(JsonObject *o) {
@@ -311,60 +300,83 @@ static char *to_line(JsonObject *o) {
   return json_to_string(node, FALSE);
 }
 
-static gboolean insert_event(AvmaHistory *h, JsonObject *ev, const char *line, GError **error) {
-  g_autofree char *own = line ? NULL : to_line(ev);
-  const char *vm = str_member(ev, "vm"), *uuid = str_member(ev, "vm_uuid");
-  g_autofree char *key = avma_history_vm_key(vm, uuid);
-  sqlite3_stmt *st =
-      prepare(h,
-              "INSERT INTO events(time, event_id, notification, reason_code, vm_key, vm, vm_uuid, "
-              "guest_version, guest_edition, granted_until, record) "
-              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-              error);
-  if (!st)
+/* The events table's columns come from host-event's field table; vm_key and record are the
+ * store's own. */
+typedef struct {
+  GString *cols, *params;
+  guint n;
+  sqlite3_stmt *st;
+} EventRow;
+
+static void add_column(guint i, const char *column, gboolean is_int, gint64 v, const char *text,
+                       gpointer user) {
+  (void)is_int, (void)v, (void)text;
+  EventRow *r = user;
+  g_string_append_printf(r->cols, "%s, ", column);
+  g_string_append_printf(r->params, "?%u, ", i + 1);
+  r->n = i + 1;
+}
+
+static void bind_column(guint i, const char *column, gboolean is_int, gint64 v, const char *text,
+                        gpointer user) {
+  (void)column;
+  EventRow *r = user;
+  if (is_int)
+    sqlite3_bind_int64(r->st, (int)i + 1, v);
+  else
+    sqlite3_bind_text(r->st, (int)i + 1, text, -1, SQLITE_TRANSIENT);
+}
+
+static gboolean insert_event(AvmaHistory *h, const AvmaHostEvent *ev, const char *line,
+                             GError **error) {
+  EventRow r = {.cols = g_string_new(NULL), .params = g_string_new(NULL)};
+  avma_host_event_foreach_column(ev, add_column, &r);
+  guint n = r.n;
+  g_autofree char *sql = g_strdup_printf("INSERT INTO events(%svm_key, record) VALUES(%s?%u, ?%u)",
+                                         r.cols->str, r.params->str, n + 1, n + 2);
+  g_string_free(r.cols, TRUE);
+  g_string_free(r.params, TRUE);
+  r.st = prepare(h, sql, error);
+  if (!r.st)
     return FALSE;
-  sqlite3_bind_int64(st, 1, time_member(ev, "time"));
-  sqlite3_bind_int64(st, 2, json_object_get_int_member_with_default(ev, "event_id", 0));
-  sqlite3_bind_text(st, 3, str_member(ev, "notification"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, str_member(ev, "reason_code"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, vm, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, uuid, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 8, str_member(ev, "guest_version"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 9, str_member(ev, "guest_edition"), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 10, time_member(ev, "granted_until"));
-  sqlite3_bind_text(st, 11, line ? line : own, -1, SQLITE_STATIC);
-  return step_write(h, st, "insert event", error);
+  avma_host_event_foreach_column(ev, bind_column, &r);
+  g_autofree char *key = avma_vm_key(ev->vm, ev->vm_uuid);
+  sqlite3_bind_text(r.st, (int)n + 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(r.st, (int)n + 2, line, -1, SQLITE_STATIC);
+  return step_write(h, r.st, "insert event", error);
 }
 
 gboolean avma_history_add_event(AvmaHistory *h, JsonObject *ev, const char *line, GError **error) {
-  WRITE_TX(h, error, insert_event(h, ev, line, error));
+  g_autofree char *own = line ? NULL : to_line(ev);
+  g_auto(AvmaHostEvent) typed;
+  avma_host_event_from_json(ev, &typed);
+  WRITE_TX(h, error, insert_event(h, &typed, line ? line : own, error));
 }
 
-static gboolean insert_licence(AvmaHistory *h, JsonObject *rec, const char *line, GError **error) {
-  g_autofree char *own = line ? NULL : to_line(rec);
+static gboolean insert_licence(AvmaHistory *h, const AvmaHostEvent *rec, const char *line,
+                               GError **error) {
   sqlite3_stmt *st = prepare(h,
                              "INSERT INTO licence_changes(time, version, edition, activated, "
                              "key_last5, set_by, record) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                              error);
   if (!st)
     return FALSE;
-  gint64 t = time_member(rec, "time");
-  if (!t)
-    t = time_member(rec, "set_at");
-  sqlite3_bind_int64(st, 1, t);
-  sqlite3_bind_text(st, 2, str_member(rec, "version"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, str_member(rec, "edition"), -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 4, json_object_get_boolean_member_with_default(rec, "activated", FALSE));
-  sqlite3_bind_text(st, 5, str_member(rec, "key_last5"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, str_member(rec, "set_by"), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, line ? line : own, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 1, rec->time ? rec->time : rec->licence_set_at);
+  sqlite3_bind_text(st, 2, rec->licence_version ? rec->licence_version : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, rec->licence_edition ? rec->licence_edition : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, rec->licence_activated);
+  sqlite3_bind_text(st, 5, rec->key_last5 ? rec->key_last5 : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, rec->licence_set_by ? rec->licence_set_by : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, line, -1, SQLITE_STATIC);
   return step_write(h, st, "insert licence change", error);
 }
 
 gboolean avma_history_add_licence(AvmaHistory *h, JsonObject *rec, const char *line,
                                   GError **error) {
-  WRITE_TX(h, error, insert_licence(h, rec, line, error));
+  g_autofree char *own = line ? NULL : to_line(rec);
+  g_auto(AvmaHostEvent) typed;
+  avma_host_event_from_json(rec, &typed);
+  WRITE_TX(h, error, insert_licence(h, &typed, line ? line : own, error));
 }
 
 /* Binds the columns every per-VM row starts with: time, vm_key, vm, vm_uuid (?1-?4). KEY must
@@ -498,9 +510,9 @@ static const char *log_name(AvmaHistoryLog which) {
 typedef gboolean (*LineFn)(JsonObject *o, const char *line, gpointer user, GError **error);
 
 /* Parse one line. A crash can leave a line cut short with the next record appended right after
- * it; every record starts with its "time" member, so the last such start is tried too. */
+ * it; every record starts with its time member, so the last such start is tried too. */
 static JsonObject *parse_line(JsonParser *p, const char *line, const char **used) {
-  const char *s = line;
+  const char *s = line, *start = avma_host_event_line_start();
   for (int attempt = 0; attempt < 2; attempt++) {
     if (json_parser_load_from_data(p, s, -1, NULL) &&
         JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
@@ -508,7 +520,7 @@ static JsonObject *parse_line(JsonParser *p, const char *line, const char **used
       return json_object_ref(json_node_get_object(json_parser_get_root(p)));
     }
     const char *last = NULL;
-    for (const char *q = strstr(line + 1, "{\"time\":"); q; q = strstr(q + 1, "{\"time\":"))
+    for (const char *q = strstr(line + 1, start); q; q = strstr(q + 1, start))
       last = q;
     if (!last || last == s)
       break;
@@ -595,8 +607,10 @@ static gboolean import_line(JsonObject *o, const char *line, gpointer user, GErr
   AvmaHistory *h = ctx[0];
   AvmaHistoryLog which = GPOINTER_TO_INT(ctx[1]);
   guint *count = ctx[2];
-  gboolean ok = which == AVMA_HISTORY_LOG_EVENTS ? insert_event(h, o, line, error)
-                                                 : insert_licence(h, o, line, error);
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_from_json(o, &ev);
+  gboolean ok = which == AVMA_HISTORY_LOG_EVENTS ? insert_event(h, &ev, line, error)
+                                                 : insert_licence(h, &ev, line, error);
   if (ok)
     (*count)++;
   return ok;
@@ -661,21 +675,18 @@ GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const 
 
 /* ---- queries -------------------------------------------------------------------------------- */
 
-gboolean avma_event_filter_match(const AvmaEventFilter *f, JsonObject *ev) {
-  gint64 ts = 0;
-  if ((f->since || f->until) &&
-      !avma_time_parse(json_object_get_string_member_with_default(ev, "time", ""), &ts))
+gboolean avma_event_filter_match(const AvmaEventFilter *f, const AvmaHostEvent *ev) {
+  /* A time that did not parse (0) matches no time filter. */
+  if ((f->since || f->until) && !ev->time)
     return FALSE;
-  if (f->since && ts < f->since)
+  if (f->since && ev->time < f->since)
     return FALSE;
-  if (f->until && ts >= f->until)
+  if (f->until && ev->time >= f->until)
     return FALSE;
-  if (f->vm && g_strcmp0(json_object_get_string_member_with_default(ev, "vm", ""), f->vm) &&
-      g_ascii_strcasecmp(json_object_get_string_member_with_default(ev, "vm_uuid", ""), f->vm))
+  if (f->vm && g_strcmp0(ev->vm ? ev->vm : "", f->vm) &&
+      g_ascii_strcasecmp(ev->vm_uuid ? ev->vm_uuid : "", f->vm))
     return FALSE;
-  if (f->notification &&
-      g_ascii_strcasecmp(json_object_get_string_member_with_default(ev, "notification", ""),
-                         f->notification))
+  if (f->notification && g_ascii_strcasecmp(avma_host_event_notification_text(ev), f->notification))
     return FALSE;
   return TRUE;
 }
@@ -748,6 +759,238 @@ gint64 avma_history_last_event_time(AvmaHistory *h) {
     t = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   return t;
+}
+
+/* ---- typed rows ------------------------------------------------------------------------------
+ * An iterator holds either a statement over the store or records read from a log. */
+
+typedef enum { ROWS_EVENT, ROWS_STATE, ROWS_LICENCE, ROWS_FACTS, ROWS_VCPUS } RowsKind;
+
+struct AvmaHistoryRows {
+  AvmaHistory *h;
+  RowsKind kind;
+  sqlite3_stmt *st;
+  GPtrArray *records; /* AvmaHostEvent*, from a log */
+  guint next;
+  GError *failure; /* why the statement stopped early */
+};
+
+void avma_history_rows_free(AvmaHistoryRows *rows) {
+  if (!rows)
+    return;
+  sqlite3_finalize(rows->st);
+  if (rows->records)
+    g_ptr_array_unref(rows->records);
+  g_clear_error(&rows->failure);
+  g_free(rows);
+}
+
+gboolean avma_history_rows_finish(AvmaHistoryRows *rows, GError **error) {
+  if (!rows)
+    return FALSE;
+  gboolean ok = !rows->failure;
+  if (!ok)
+    g_propagate_error(error, g_steal_pointer(&rows->failure));
+  avma_history_rows_free(rows);
+  return ok;
+}
+
+/* ?1 and ?2, where the statement has them, are a and b. */
+static AvmaHistoryRows *rows_query(AvmaHistory *h, RowsKind kind, const char *sql, gint64 a,
+                                   gint64 b, GError **error) {
+  sqlite3_stmt *st = prepare(h, sql, error);
+  if (!st)
+    return NULL;
+  if (sqlite3_bind_parameter_count(st) >= 1)
+    sqlite3_bind_int64(st, 1, a);
+  if (sqlite3_bind_parameter_count(st) >= 2)
+    sqlite3_bind_int64(st, 2, b);
+  AvmaHistoryRows *rows = g_new0(AvmaHistoryRows, 1);
+  rows->h = h;
+  rows->kind = kind;
+  rows->st = st;
+  return rows;
+}
+
+/* The next row of the statement: TRUE with one, FALSE at the end or on a failure (kept for
+ * avma_history_rows_finish). */
+static gboolean rows_step(AvmaHistoryRows *rows, RowsKind kind) {
+  if (!rows)
+    return FALSE; /* the query did not start: its error is set */
+  g_return_val_if_fail(rows->kind == kind && rows->st, FALSE);
+  if (rows->failure)
+    return FALSE;
+  int rc = sqlite3_step(rows->st);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  if (rc != SQLITE_DONE)
+    db_fail(rows->h, "query", &rows->failure);
+  return FALSE;
+}
+
+/* The next record of a log, or NULL at its end. */
+static const AvmaHostEvent *rows_record(AvmaHistoryRows *rows, RowsKind kind) {
+  g_return_val_if_fail(rows->kind == kind, NULL);
+  return rows->next < rows->records->len ? rows->records->pdata[rows->next++] : NULL;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  const char *s = (const char *)sqlite3_column_text(st, i);
+  return s ? s : "";
+}
+
+static const char *or_empty(const char *s) {
+  return s ? s : "";
+}
+
+#define EVENT_COLS "time, vm, vm_uuid, notification, guest_version, guest_edition, granted_until"
+
+AvmaHistoryRows *avma_history_grants_in_force(AvmaHistory *h, gint64 at, GError **error) {
+  /* The partial index on granted_until finds the grants still valid at `at`; of those, only
+   * each VM's latest success before `at` counts (a later one replaced it). */
+  return rows_query(h, ROWS_EVENT,
+                    "SELECT " EVENT_COLS " FROM events e WHERE granted_until > ?1 AND "
+                    "granted_until > 0 AND time < ?1 AND notification = 'AVMA Success' AND NOT "
+                    "EXISTS (SELECT 1 FROM events l WHERE l.vm_key = e.vm_key AND l.time >= e.time "
+                    "AND l.time < ?1 AND l.id > e.id AND l.notification = 'AVMA Success') "
+                    "ORDER BY id",
+                    at, 0, error);
+}
+
+AvmaHistoryRows *avma_history_events_between(AvmaHistory *h, gint64 start, gint64 end,
+                                             GError **error) {
+  return rows_query(h, ROWS_EVENT,
+                    "SELECT " EVENT_COLS " FROM events WHERE time >= ?1 AND time < ?2 "
+                    "ORDER BY time, id",
+                    start, end, error);
+}
+
+AvmaHistoryRows *avma_history_states_before(AvmaHistory *h, gint64 end, GError **error) {
+  return rows_query(h, ROWS_STATE,
+                    "SELECT time, vm, vm_uuid, running FROM vm_states WHERE time < ?1 ORDER BY id",
+                    end, 0, error);
+}
+
+AvmaHistoryRows *avma_history_licences_before(AvmaHistory *h, gint64 end, GError **error) {
+  return rows_query(h, ROWS_LICENCE,
+                    "SELECT time, version, edition, activated, set_by FROM licence_changes "
+                    "WHERE time < ?1 ORDER BY time, id",
+                    end, 0, error);
+}
+
+AvmaHistoryRows *avma_history_host_facts_all(AvmaHistory *h, GError **error) {
+  return rows_query(h, ROWS_FACTS,
+                    "SELECT time, hostname, host_id, sockets, cores_per_socket, threads_per_core, "
+                    "cpus, source FROM host_facts ORDER BY id",
+                    0, 0, error);
+}
+
+AvmaHistoryRows *avma_history_vcpus_all(AvmaHistory *h, GError **error) {
+  return rows_query(h, ROWS_VCPUS, "SELECT time, vm, vm_uuid, vcpus FROM vm_facts ORDER BY id", 0,
+                    0, error);
+}
+
+AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                           GError **error) {
+  g_autoptr(GPtrArray) lines = avma_history_log_pending(h, which, path, error);
+  if (!lines)
+    return NULL;
+  AvmaHistoryRows *rows = g_new0(AvmaHistoryRows, 1);
+  rows->h = h;
+  rows->kind = which == AVMA_HISTORY_LOG_EVENTS ? ROWS_EVENT : ROWS_LICENCE;
+  rows->records = g_ptr_array_new_full(lines->len, (GDestroyNotify)avma_host_event_free);
+  for (guint i = 0; i < lines->len; i++) {
+    AvmaHostEvent *ev = g_new0(AvmaHostEvent, 1);
+    avma_host_event_from_json(lines->pdata[i], ev);
+    g_ptr_array_add(rows->records, ev);
+  }
+  return rows;
+}
+
+gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_EVENT);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryEventRow){.time = ev->time,
+                                 .vm = or_empty(ev->vm),
+                                 .vm_uuid = or_empty(ev->vm_uuid),
+                                 .notification = ev->notification,
+                                 .guest_version = or_empty(ev->guest_version),
+                                 .guest_edition = or_empty(ev->guest_edition),
+                                 .granted_until = ev->granted_until};
+    return TRUE;
+  }
+  if (!rows_step(rows, ROWS_EVENT))
+    return FALSE;
+  sqlite3_stmt *st = rows->st;
+  AvmaNotification n;
+  gboolean known = avma_notification_parse(col_text(st, 3), &n);
+  *row = (AvmaHistoryEventRow){.time = sqlite3_column_int64(st, 0),
+                               .vm = col_text(st, 1),
+                               .vm_uuid = col_text(st, 2),
+                               .notification = known ? (int)n : -1,
+                               .guest_version = col_text(st, 4),
+                               .guest_edition = col_text(st, 5),
+                               .granted_until = sqlite3_column_int64(st, 6)};
+  return TRUE;
+}
+
+gboolean avma_history_next_state(AvmaHistoryRows *rows, AvmaHistoryStateRow *row) {
+  if (!rows_step(rows, ROWS_STATE))
+    return FALSE;
+  *row = (AvmaHistoryStateRow){.time = sqlite3_column_int64(rows->st, 0),
+                               .vm = col_text(rows->st, 1),
+                               .vm_uuid = col_text(rows->st, 2),
+                               .running = sqlite3_column_int(rows->st, 3)};
+  return TRUE;
+}
+
+gboolean avma_history_next_licence(AvmaHistoryRows *rows, AvmaHistoryLicenceRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_LICENCE);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryLicenceRow){.time = ev->time,
+                                   .version = or_empty(ev->licence_version),
+                                   .edition = or_empty(ev->licence_edition),
+                                   .set_by = or_empty(ev->licence_set_by),
+                                   .activated = ev->licence_activated};
+    return TRUE;
+  }
+  if (!rows_step(rows, ROWS_LICENCE))
+    return FALSE;
+  *row = (AvmaHistoryLicenceRow){.time = sqlite3_column_int64(rows->st, 0),
+                                 .version = col_text(rows->st, 1),
+                                 .edition = col_text(rows->st, 2),
+                                 .activated = sqlite3_column_int(rows->st, 3),
+                                 .set_by = col_text(rows->st, 4)};
+  return TRUE;
+}
+
+gboolean avma_history_next_facts(AvmaHistoryRows *rows, AvmaHistoryFactsRow *row) {
+  if (!rows_step(rows, ROWS_FACTS))
+    return FALSE;
+  sqlite3_stmt *st = rows->st;
+  *row = (AvmaHistoryFactsRow){.time = sqlite3_column_int64(st, 0),
+                               .facts = {.hostname = col_text(st, 1),
+                                         .host_id = col_text(st, 2),
+                                         .sockets = sqlite3_column_int(st, 3),
+                                         .cores_per_socket = sqlite3_column_int(st, 4),
+                                         .threads_per_core = sqlite3_column_int(st, 5),
+                                         .cpus = sqlite3_column_int(st, 6),
+                                         .source = col_text(st, 7)}};
+  return TRUE;
+}
+
+gboolean avma_history_next_vcpus(AvmaHistoryRows *rows, AvmaHistoryVcpusRow *row) {
+  if (!rows_step(rows, ROWS_VCPUS))
+    return FALSE;
+  *row = (AvmaHistoryVcpusRow){.time = sqlite3_column_int64(rows->st, 0),
+                               .vm = col_text(rows->st, 1),
+                               .vm_uuid = col_text(rows->st, 2),
+                               .vcpus = sqlite3_column_int(rows->st, 3)};
+  return TRUE;
 }
 
 /* ---- retention ------------------------------------------------------------------------------ */

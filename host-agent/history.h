@@ -4,7 +4,6 @@
 #pragma once
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <sqlite3.h>
 
 #define AVMA_HISTORY_FILE "history.db"
 /* PRAGMA user_version after all migrations this build knows. */
@@ -22,7 +21,7 @@ AvmaHistory *avma_history_open_read(const char *path, GError **error);
 AvmaHistory *avma_history_open_memory(GError **error);
 void avma_history_close(AvmaHistory *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHistory, avma_history_close)
-sqlite3 *avma_history_db(AvmaHistory *h);
+/* The raw SQLite handle is in history-db.h, for tests and tools only: SQL stays in history.c. */
 
 /* Group writes into one transaction (bulk import, generators). Nestable. Each write outside a
  * group commits on its own; a write that fails inside a group rolls the whole group back. */
@@ -62,7 +61,7 @@ gboolean avma_history_record_host_facts(AvmaHistory *h, gint64 at, const AvmaHos
 /* A VM's vCPU count (libvirt: virDomainGetInfo nrVirtCpu), recorded when it changes. */
 gboolean avma_history_record_vm_vcpus(AvmaHistory *h, gint64 at, const char *name, const char *uuid,
                                       int vcpus, const char *source, GError **error);
-/* The stable key of a VM: its UUID in lower case, else its name. Caller frees. */
+/* The stable key of a VM: avma_vm_key (host.h), kept for the store's readers. Caller frees. */
 char *avma_history_vm_key(const char *name, const char *uuid);
 
 /* The JSON-lines logs the store mirrors. */
@@ -86,13 +85,81 @@ typedef struct {
   const char *notification;
 } AvmaEventFilter;
 GPtrArray *avma_history_events(AvmaHistory *h, const AvmaEventFilter *f, GError **error);
-gboolean avma_event_filter_match(const AvmaEventFilter *f, JsonObject *ev);
+/* The same filter on one record read back (avma_host_event_from_json). */
+typedef struct AvmaHostEvent AvmaHostEvent;
+gboolean avma_event_filter_match(const AvmaEventFilter *f, const AvmaHostEvent *ev);
 
 /* VMs whose last recorded state is running: vm_key -> time of that record (gint64 in a
  * pointer-sized GINT_TO_POINTER is too small, so values are g_new'd gint64). */
 GHashTable *avma_history_running_vms(AvmaHistory *h, GError **error);
 /* Time of the latest 12310 record, 0 when none. */
 gint64 avma_history_last_event_time(AvmaHistory *h);
+
+/* ---- typed rows (the compliance report) ------------------------------------------------------
+ * Each query below returns an iterator (NULL with error set when the query cannot start).
+ * avma_history_next_* fills *row and returns TRUE, or FALSE at the end or on a failure;
+ * avma_history_rows_finish then frees the iterator and says which (FALSE with error set on a
+ * failure, or for a NULL iterator, whose error its query already set). A row's strings are
+ * borrowed until the next call on the iterator, never NULL. */
+typedef struct AvmaHistoryRows AvmaHistoryRows;
+gboolean avma_history_rows_finish(AvmaHistoryRows *rows, GError **error);
+void avma_history_rows_free(AvmaHistoryRows *rows);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHistoryRows, avma_history_rows_free)
+
+/* A 12310 record. */
+typedef struct {
+  gint64 time;
+  const char *vm, *vm_uuid;
+  int notification; /* AvmaNotification, -1 when this build does not know it */
+  const char *guest_version, *guest_edition; /* "" when unknown */
+  gint64 granted_until;                      /* 0: none */
+} AvmaHistoryEventRow;
+/* The VM started (running) or stopped running here. */
+typedef struct {
+  gint64 time;
+  const char *vm, *vm_uuid;
+  gboolean running;
+} AvmaHistoryStateRow;
+/* A 12311 licence change. */
+typedef struct {
+  gint64 time;
+  const char *version, *edition, *set_by;
+  gboolean activated;
+} AvmaHistoryLicenceRow;
+typedef struct {
+  gint64 time;
+  AvmaHostFacts facts;
+} AvmaHistoryFactsRow;
+typedef struct {
+  gint64 time;
+  const char *vm, *vm_uuid;
+  int vcpus;
+} AvmaHistoryVcpusRow;
+
+/* 12310 rows: each VM's latest AVMA Success before `at` whose grant still holds at `at` (a
+ * grant from before a period that matters to it), by record order. */
+AvmaHistoryRows *avma_history_grants_in_force(AvmaHistory *h, gint64 at, GError **error);
+/* 12310 rows with start <= time < end, oldest first (ties in record order). */
+AvmaHistoryRows *avma_history_events_between(AvmaHistory *h, gint64 start, gint64 end,
+                                             GError **error);
+/* VM state rows before `end`, in record order. */
+AvmaHistoryRows *avma_history_states_before(AvmaHistory *h, gint64 end, GError **error);
+/* Licence rows before `end`, oldest first (ties in record order). */
+AvmaHistoryRows *avma_history_licences_before(AvmaHistory *h, gint64 end, GError **error);
+/* Every host facts row, and every vCPU row, in record order. */
+AvmaHistoryRows *avma_history_host_facts_all(AvmaHistory *h, GError **error);
+AvmaHistoryRows *avma_history_vcpus_all(AvmaHistory *h, GError **error);
+/* The records of a log the store does not hold yet (avma_history_log_pending) as rows: 12310
+ * rows for AVMA_HISTORY_LOG_EVENTS, licence rows for AVMA_HISTORY_LOG_LICENCE. */
+AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                           GError **error);
+
+/* Each reads the rows of its own kind (a mismatch is a programming error: FALSE). */
+gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row);
+gboolean avma_history_next_state(AvmaHistoryRows *rows, AvmaHistoryStateRow *row);
+gboolean avma_history_next_licence(AvmaHistoryRows *rows, AvmaHistoryLicenceRow *row);
+gboolean avma_history_next_facts(AvmaHistoryRows *rows, AvmaHistoryFactsRow *row);
+gboolean avma_history_next_vcpus(AvmaHistoryRows *rows, AvmaHistoryVcpusRow *row);
 
 /* Retention: delete at most max_rows rows older than cutoff per call; *done when nothing is
  * left to delete. The last state of each VM still running, and the latest licence and facts,

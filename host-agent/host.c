@@ -11,55 +11,62 @@
 
 #define INVALID_DATA_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
+/* One list for both kinds of observer, so ids are unique across them. */
 typedef struct {
+  guint id; /* 0: removed during a notification, dropped after it */
   AvmaHostObserver fn;
+  AvmaHostVmObserver vm_fn;
   gpointer user;
 } Observer;
 
-typedef struct {
-  AvmaHostVmObserver fn;
-  gpointer user;
-} VmObserver;
-
 struct AvmaVm {
+  char *key; /* avma_vm_key */
   char *name;
   char *uuid;
   GHashTable *pools[AVMA_POOL__COUNT]; /* key -> value */
-  JsonObject *last_event;
+  AvmaHostEvent *last_event;
   gint64 invalid_logged_at; /* monotonic us */
   guint invalid_suppressed;
   gboolean running; /* runs on this host now (avma_host_vm_seen) */
 };
 
 struct AvmaHost {
+  gint refs;
   const AvmaHostConfig *config;
   AvmaLicenceCache *licence;
   AvmaEventLog *log;
   char *host_id;
   char *hostname;
   char *arch;
-  GHashTable *vms; /* uuid-or-name -> AvmaVm */
+  GHashTable *vms; /* avma_vm_key -> AvmaVm */
   GArray *observers;
-  GArray *vm_observers;
+  guint next_id;
+  guint notifying; /* depth of notifications running: removal only marks then */
 };
 
 static void vm_free(gpointer p) {
   AvmaVm *vm = p;
+  g_free(vm->key);
   g_free(vm->name);
   g_free(vm->uuid);
   for (int i = 0; i < AVMA_POOL__COUNT; i++)
     g_hash_table_unref(vm->pools[i]);
-  if (vm->last_event)
-    json_object_unref(vm->last_event);
+  avma_host_event_free(vm->last_event);
   g_free(vm);
+}
+
+char *avma_vm_key(const char *name, const char *uuid) {
+  if (uuid && g_uuid_string_is_valid(uuid))
+    return g_ascii_strdown(uuid, -1);
+  return g_strdup(name ? name : "");
 }
 
 AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   g_autoptr(AvmaHost) h = g_new0(AvmaHost, 1);
+  h->refs = 1;
   h->config = config;
-  h->vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vm_free);
+  h->vms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, vm_free);
   h->observers = g_array_new(FALSE, FALSE, sizeof(Observer));
-  h->vm_observers = g_array_new(FALSE, FALSE, sizeof(VmObserver));
   if (!avma_ensure_dir(config->state_dir, 0750, error))
     return NULL;
   h->host_id = avma_host_id(config->state_dir, error);
@@ -74,15 +81,20 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   return g_steal_pointer(&h);
 }
 
+AvmaHost *avma_host_ref(AvmaHost *h) {
+  g_atomic_int_inc(&h->refs);
+  return h;
+}
+
 void avma_host_free(AvmaHost *h) {
-  if (!h)
+  if (!h || !g_atomic_int_dec_and_test(&h->refs))
     return;
+  if (h->observers && h->observers->len)
+    g_warning("host freed with %u observer(s) still attached", h->observers->len);
   if (h->vms)
     g_hash_table_unref(h->vms);
   if (h->observers)
     g_array_unref(h->observers);
-  if (h->vm_observers)
-    g_array_unref(h->vm_observers);
   avma_licence_cache_free(h->licence);
   avma_event_log_free(h->log);
   g_free(h->host_id);
@@ -108,20 +120,25 @@ const AvmaLicence *avma_host_licence(AvmaHost *h) {
 }
 
 AvmaVm *avma_host_vm(AvmaHost *h, const char *name, const char *uuid) {
-  const char *id = uuid && *uuid ? uuid : name;
-  AvmaVm *vm = g_hash_table_lookup(h->vms, id);
+  g_autofree char *key = avma_vm_key(name, uuid);
+  AvmaVm *vm = g_hash_table_lookup(h->vms, key);
   if (vm) {
     if (name && g_strcmp0(vm->name, name))
       avma_vm_set_name(vm, name);
     return vm;
   }
   vm = g_new0(AvmaVm, 1);
+  vm->key = g_steal_pointer(&key);
   vm->name = g_strdup(name ? name : "");
   vm->uuid = g_strdup(uuid ? uuid : "");
   for (int i = 0; i < AVMA_POOL__COUNT; i++)
     vm->pools[i] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_insert(h->vms, g_strdup(id), vm);
+  g_hash_table_insert(h->vms, vm->key, vm);
   return vm;
+}
+
+AvmaVm *avma_host_find_vm(AvmaHost *h, const char *key) {
+  return g_hash_table_lookup(h->vms, key);
 }
 
 GPtrArray *avma_host_vms(AvmaHost *h) {
@@ -140,11 +157,17 @@ const char *avma_vm_name(AvmaVm *vm) {
 const char *avma_vm_uuid(AvmaVm *vm) {
   return vm->uuid;
 }
+const char *avma_vm_key_of(AvmaVm *vm) {
+  return vm->key;
+}
+gboolean avma_vm_has_domain(AvmaVm *vm) {
+  return g_uuid_string_is_valid(vm->uuid);
+}
 void avma_vm_set_name(AvmaVm *vm, const char *name) {
   g_free(vm->name);
   vm->name = g_strdup(name);
 }
-JsonObject *avma_vm_last_event(AvmaVm *vm) {
+const AvmaHostEvent *avma_vm_last_event(AvmaVm *vm) {
   return vm->last_event;
 }
 
@@ -192,19 +215,42 @@ AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm) {
   return r;
 }
 
-static void notify_observers(AvmaHost *h, AvmaVm *vm, JsonObject *ev) {
+/* Observers removed while a notification runs are only marked (id 0); dropped once it ends. */
+static void compact_observers(AvmaHost *h) {
+  if (h->notifying)
+    return;
+  for (guint i = h->observers->len; i-- > 0;)
+    if (!g_array_index(h->observers, Observer, i).id)
+      g_array_remove_index(h->observers, i);
+}
+
+static void notify_observers(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev) {
   /* A request came over the VM's channel, so it runs here, whatever else said so or not. */
   if (!vm->running)
     avma_host_vm_seen(h, vm, TRUE, "request-received");
+  h->notifying++;
+  /* By index, re-reading the array: an observer may add or remove others. */
   for (guint i = 0; i < h->observers->len; i++) {
-    Observer *o = &g_array_index(h->observers, Observer, i);
-    o->fn(h, vm, ev, o->user);
+    Observer o = g_array_index(h->observers, Observer, i);
+    if (o.id && o.fn)
+      o.fn(h, vm, ev, o.user);
   }
+  h->notifying--;
+  compact_observers(h);
 }
 
-static void set_vm_fields(JsonObject *ev, AvmaVm *vm) {
-  json_object_set_string_member(ev, "vm", vm->name);
-  json_object_set_string_member(ev, "vm_uuid", vm->uuid);
+/* What every 12310 record says about the VM and the host. */
+static void init_host_event(AvmaHost *h, AvmaVm *vm, AvmaHostEvent *ev, AvmaHostEventKind kind,
+                            gint64 now, const AvmaLicence *l) {
+  memset(ev, 0, sizeof *ev);
+  ev->kind = kind;
+  ev->event_id = AVMA_EVENT_HOST;
+  ev->time = now;
+  ev->reason = AVMA_HOST_EVENT_NONE;
+  ev->vm = g_strdup(vm->name);
+  ev->vm_uuid = g_strdup(vm->uuid);
+  ev->host_version = g_strdup(l->version ? avma_version_name(l->version) : "");
+  ev->host_id = g_strdup(h->host_id);
 }
 
 AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
@@ -221,46 +267,35 @@ AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *re
   avma_policy_decide(&hl, &req, &d);
 
   gint64 now = avma_now();
-  gint64 until = d.notification == AVMA_NOTIFY_SUCCESS ? now + h->config->validity : 0;
-  g_autofree char *now_s = avma_time_format(now);
-  g_autofree char *until_s = avma_time_format(until);
   char last5[6] = "";
   if (key) {
     char norm[64];
     if (avma_key_normalise(key, norm, sizeof norm))
       avma_key_last5(norm, last5);
   }
+  g_auto(AvmaHostEvent) ev;
+  init_host_event(h, vm, &ev, AVMA_HOST_EVENT_DECISION, now, l);
+  ev.notification = d.notification;
+  ev.reason = d.reason;
+  ev.reason_text = g_strdup(d.text);
   /* The guest's product as the key says it, else as it declared it. */
-  const char *gver = d.entry ? avma_version_name(d.entry->version) : (dver ? dver : "");
-  const char *ged = d.entry ? avma_edition_name(d.entry->edition) : (ded ? ded : "");
+  ev.guest_version = g_strdup(d.entry ? avma_version_name(d.entry->version) : (dver ? dver : ""));
+  ev.guest_edition = g_strdup(d.entry ? avma_edition_name(d.entry->edition) : (ded ? ded : ""));
+  ev.declared_version = g_strdup(dver ? dver : "");
+  ev.declared_edition = g_strdup(ded ? ded : "");
+  ev.key_last5 = g_strdup(last5);
+  ev.host_edition = g_strdup(l->version ? avma_edition_name(l->edition) : "");
+  ev.host_activated = l->activated;
+  ev.granted_until = d.notification == AVMA_NOTIFY_SUCCESS ? now + h->config->validity : 0;
 
-  g_autoptr(JsonObject) ev = avma_event_new(AVMA_EVENT_HOST, d.notification);
-  json_object_set_string_member(ev, "time", now_s);
-  json_object_set_string_member(ev, "reason", d.text);
-  json_object_set_string_member(ev, "reason_code", avma_reason_code(d.reason));
-  set_vm_fields(ev, vm);
-  json_object_set_string_member(ev, "guest_version", gver);
-  json_object_set_string_member(ev, "guest_edition", ged);
-  json_object_set_string_member(ev, "declared_version", dver ? dver : "");
-  json_object_set_string_member(ev, "declared_edition", ded ? ded : "");
-  json_object_set_string_member(ev, "key_last5", last5);
-  json_object_set_string_member(ev, "host_version",
-                                l->version ? avma_version_name(l->version) : "");
-  json_object_set_string_member(ev, "host_edition",
-                                l->version ? avma_edition_name(l->edition) : "");
-  json_object_set_boolean_member(ev, "host_activated", l->activated);
-  json_object_set_string_member(ev, "host_id", h->host_id);
-  json_object_set_string_member(ev, "granted_until", until_s);
-
-  g_autofree char *msg = g_strdup_printf("AVMA request from %s: %s (%s)", vm->name,
-                                         avma_notification_name(d.notification), d.text);
   /* Durable before the guest hears the answer: an acknowledged decision is never lost. */
-  if (!avma_event_log_append(h->log, ev, msg, error))
+  if (!avma_host_event_append(h->log, &ev, error))
     return NULL;
-  if (vm->last_event)
-    json_object_unref(vm->last_event);
-  vm->last_event = json_object_ref(ev);
+  avma_host_event_free(vm->last_event);
+  vm->last_event = avma_host_event_copy(&ev);
 
+  g_autofree char *now_s = avma_host_event_time_text(now);
+  g_autofree char *until_s = avma_host_event_time_text(ev.granted_until);
   AvmaRecordList *r = avma_record_list_new();
   avma_record_list_add(r, AVMA_KEY_AvmaNotification, avma_notification_name(d.notification));
   avma_record_list_add(r, AVMA_KEY_AvmaReasonCode, avma_reason_code(d.reason));
@@ -268,15 +303,14 @@ AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *re
   avma_record_list_add(r, AVMA_KEY_AvmaGrantedUntil, until_s);
   avma_record_list_add(r, AVMA_KEY_AvmaActivationTime, now_s);
   avma_record_list_add(r, AVMA_KEY_AvmaHostId, h->host_id);
-  avma_record_list_add(r, AVMA_KEY_AvmaHostVersion,
-                       l->version ? avma_version_name(l->version) : "");
+  avma_record_list_add(r, AVMA_KEY_AvmaHostVersion, ev.host_version);
   /* The answer is also kept in the VM's external pool, where GET/ENUMERATE find it. */
   for (guint i = 0; i < avma_record_list_len(r); i++) {
     AvmaRecord rec = avma_record_list_get(r, i);
     g_hash_table_replace(vm->pools[AVMA_POOL_EXTERNAL], g_strndup(rec.key, rec.key_len),
                          g_strndup(rec.value, rec.value_len));
   }
-  notify_observers(h, vm, ev);
+  notify_observers(h, vm, &ev);
   return r;
 }
 
@@ -288,23 +322,18 @@ void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code
     return;
   }
   vm->invalid_logged_at = mono;
-  g_autoptr(JsonObject) ev = avma_event_new(AVMA_EVENT_HOST, AVMA_NOTIFY_INVALID_DATA);
-  json_object_set_string_member(ev, "reason", reason);
-  json_object_set_string_member(ev, "reason_code", reason_code);
-  set_vm_fields(ev, vm);
-  json_object_set_int_member(ev, "suppressed", vm->invalid_suppressed);
-  const AvmaLicence *l = avma_host_licence(h);
-  json_object_set_string_member(ev, "host_version",
-                                l->version ? avma_version_name(l->version) : "");
-  json_object_set_string_member(ev, "host_id", h->host_id);
+  g_auto(AvmaHostEvent) ev;
+  init_host_event(h, vm, &ev, AVMA_HOST_EVENT_INVALID_DATA, avma_now(), avma_host_licence(h));
+  ev.notification = AVMA_NOTIFY_INVALID_DATA;
+  ev.error_code = g_strdup(reason_code);
+  ev.reason_text = g_strdup(reason);
+  ev.suppressed = vm->invalid_suppressed;
   vm->invalid_suppressed = 0;
-  g_autofree char *msg =
-      g_strdup_printf("AVMA request from %s: Invalid Data (%s)", vm->name, reason);
   g_autoptr(GError) err = NULL;
-  if (!avma_event_log_append(h->log, ev, msg, &err))
+  if (!avma_host_event_append(h->log, &ev, &err))
     g_warning("cannot log event: %s", err->message);
   else
-    notify_observers(h, vm, ev);
+    notify_observers(h, vm, &ev);
 }
 
 gboolean avma_vm_kvp_set(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r, GError **error) {
@@ -420,9 +449,28 @@ AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, gu
   return out;
 }
 
-void avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user) {
-  Observer o = {fn, user};
+static guint add_observer(AvmaHost *h, AvmaHostObserver fn, AvmaHostVmObserver vm_fn,
+                          gpointer user) {
+  Observer o = {.id = ++h->next_id, .fn = fn, .vm_fn = vm_fn, .user = user};
   g_array_append_val(h->observers, o);
+  return o.id;
+}
+
+guint avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user) {
+  return add_observer(h, fn, NULL, user);
+}
+
+guint avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user) {
+  return add_observer(h, NULL, fn, user);
+}
+
+void avma_host_remove_observer(AvmaHost *h, guint id) {
+  if (!id)
+    return;
+  for (guint i = 0; i < h->observers->len; i++)
+    if (g_array_index(h->observers, Observer, i).id == id)
+      g_array_index(h->observers, Observer, i).id = 0;
+  compact_observers(h);
 }
 
 void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why) {
@@ -430,17 +478,16 @@ void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *wh
     return;
   vm->running = running;
   g_debug("%s: %s (%s)", vm->name, running ? "running" : "stopped", why ? why : "");
-  for (guint i = 0; i < h->vm_observers->len; i++) {
-    VmObserver *o = &g_array_index(h->vm_observers, VmObserver, i);
-    o->fn(h, vm, running, why, o->user);
+  h->notifying++;
+  for (guint i = 0; i < h->observers->len; i++) {
+    Observer o = g_array_index(h->observers, Observer, i);
+    if (o.id && o.vm_fn)
+      o.vm_fn(h, vm, running, why, o.user);
   }
+  h->notifying--;
+  compact_observers(h);
 }
 
 gboolean avma_vm_running(AvmaVm *vm) {
   return vm->running;
-}
-
-void avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user) {
-  VmObserver o = {fn, user};
-  g_array_append_val(h->vm_observers, o);
 }

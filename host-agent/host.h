@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "host-config.h"
+#include "host-event.h"
 #include "licence.h"
 #include "msg.h"
 
@@ -14,21 +15,34 @@ typedef struct AvmaVm AvmaVm;
 
 /* config is borrowed and must outlive the host. */
 AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error);
+/* Modules that observe the host hold a reference, so it outlives them whatever order they are
+ * freed in; avma_host_free drops the creator's. */
+AvmaHost *avma_host_ref(AvmaHost *h);
 void avma_host_free(AvmaHost *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHost, avma_host_free)
 const AvmaHostConfig *avma_host_config(AvmaHost *h);
 const char *avma_host_identity(AvmaHost *h);
 const AvmaLicence *avma_host_licence(AvmaHost *h);
 
-/* The VM with this UUID (or, when uuid is NULL/empty, this name); created on first use. */
+/* A VM's identity everywhere (the host's map, history rows, metadata, the VM view and the CLI):
+ * its UUID in lower case when uuid is a valid UUID, else its name (fixed channels have no UUID).
+ * History rows written before this rule have the same keys. Caller frees. */
+char *avma_vm_key(const char *name, const char *uuid);
+/* The VM with this identity (avma_vm_key); created on first use. */
 AvmaVm *avma_host_vm(AvmaHost *h, const char *name, const char *uuid);
+/* The VM with this key, or NULL when the host has not seen it. */
+AvmaVm *avma_host_find_vm(AvmaHost *h, const char *key);
 /* All VMs seen, in no particular order (AvmaVm*, owned by the host). */
 GPtrArray *avma_host_vms(AvmaHost *h);
 const char *avma_vm_name(AvmaVm *vm);
 const char *avma_vm_uuid(AvmaVm *vm);
+/* avma_vm_key of the VM (fixed for its life). */
+const char *avma_vm_key_of(AvmaVm *vm);
+/* Whether the VM is a libvirt domain (its UUID is valid), which metadata can be written to. */
+gboolean avma_vm_has_domain(AvmaVm *vm);
 void avma_vm_set_name(AvmaVm *vm, const char *name);
-/* Last ACTIVATE decision as a 12310 record (NULL before the first). */
-JsonObject *avma_vm_last_event(AvmaVm *vm);
+/* Last ACTIVATE decision (NULL before the first; owned by the VM). */
+const AvmaHostEvent *avma_vm_last_event(AvmaVm *vm);
 /* Records of a pool, as a JSON object key -> value (caller unrefs). */
 JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool);
 
@@ -57,11 +71,17 @@ void avma_vm_kvp_delete(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r);
 AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, guint32 start,
                                       gboolean *more);
 
-/* Observers see every 12310 event after it is durable (history store, metadata, metrics). */
-typedef void (*AvmaHostObserver)(AvmaHost *h, AvmaVm *vm, JsonObject *event, gpointer user);
-void avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user);
+/* Observers see every 12310 event after it is durable (history store, metadata, metrics, the
+ * VM view), in the order they were added. The event is borrowed for the call. */
+typedef void (*AvmaHostObserver)(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user);
+/* Returns an id (never 0) for avma_host_remove_observer. */
+guint avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user);
+/* Remove an event or VM observer by id (0 or an unknown id: nothing). Safe from inside an
+ * observer: one removed during a notification is not called again. */
+void avma_host_remove_observer(AvmaHost *h, guint id);
 
-/* VM lifecycle: whether the VM runs on this host now. Whoever knows says so: libvirt discovery
+/* VM lifecycle: whether the VM runs on this host now. The VM is the one owner of that fact;
+ * everyone else asks avma_vm_running. Whoever knows says so: libvirt discovery
  * when a domain starts or stops, a fixed channel's session when its socket connects or the peer
  * goes away, and the host itself when a request arrives from a VM not known to run (a request
  * proves it does). Saying the same twice does nothing; a change goes to the VM observers (the
@@ -71,4 +91,5 @@ void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *wh
 gboolean avma_vm_running(AvmaVm *vm);
 typedef void (*AvmaHostVmObserver)(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why,
                                    gpointer user);
-void avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user);
+/* Returns an id for avma_host_remove_observer. */
+guint avma_host_add_vm_observer(AvmaHost *h, AvmaHostVmObserver fn, gpointer user);

@@ -1,6 +1,7 @@
 /* avma-hostd: the host agent daemon. Wiring only: options, config, host core, channel sessions
- * (fixed, or found through libvirt), metadata, the VM view, signals. */
+ * (fixed, or found through libvirt), history, facts, metadata, metrics, the VM view, signals. */
 #include "daemon.h"
+#include "facts.h"
 #include "host-config.h"
 #include "host.h"
 #include "metadata.h"
@@ -25,9 +26,8 @@ typedef struct {
   AvmaWatcher *watcher;
   GPtrArray *sessions; /* fixed channels */
   AvmaMetadata *metadata;
+  AvmaFacts *facts;
   AvmaVmViewWriter *view;
-  AvmaHost *host;
-  AvmaHistory *history; /* may be NULL */
   gboolean stopping;
 } Daemon;
 
@@ -52,75 +52,16 @@ static void on_session_notify(AvmaSession *s, gpointer user) {
   (void)s;
   view_changed(user);
 }
-/* The report must be reproducible from history alone, so the vCPUs libvirt knows are recorded
- * when seen (only changes are stored). */
-typedef struct {
-  Daemon *d;
-  char *name;
-  char *uuid;
-} VcpuJob;
-
-/* Runs after the reply went out: a libvirt RPC must not delay the guest's answer. */
-static gboolean record_vcpus(gpointer data) {
-  VcpuJob *j = data;
-  Daemon *d = j->d;
-  virConnectPtr conn = d->watcher ? avma_watcher_connection(d->watcher) : NULL;
-  virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, j->uuid) : NULL;
-  virDomainInfo info;
-  if (dom && virDomainGetInfo(dom, &info) == 0) {
-    g_autoptr(GError) err = NULL;
-    if (!avma_history_record_vm_vcpus(d->history, avma_now(), j->name, j->uuid, info.nrVirtCpu,
-                                      "libvirt", &err))
-      g_warning("cannot record vCPUs of %s: %s", j->name, err->message);
-  }
-  if (dom)
-    virDomainFree(dom);
-  g_free(j->name);
-  g_free(j->uuid);
-  g_free(j);
-  return G_SOURCE_REMOVE;
-}
-
-static void on_decision(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
-  (void)h, (void)ev;
-  Daemon *d = user;
-  if (d->history && d->watcher && *avma_vm_uuid(vm)) {
-    VcpuJob *j = g_new0(VcpuJob, 1);
-    j->d = d;
-    j->name = g_strdup(avma_vm_name(vm));
-    j->uuid = g_strdup(avma_vm_uuid(vm));
-    g_idle_add(record_vcpus, j);
-  }
-  view_changed(user);
-}
-
-/* Sockets and cores for the licensable-core count, from libvirt when it is there. */
-static void record_host_facts(Daemon *d, virConnectPtr conn) {
-  virNodeInfo ni;
-  if (!d->history || virNodeGetInfo(conn, &ni) != 0)
-    return;
-  AvmaHostFacts f = {.hostname = g_get_host_name(),
-                     .host_id = avma_host_identity(d->host),
-                     .sockets = (int)(ni.nodes * ni.sockets),
-                     .cores_per_socket = (int)ni.cores,
-                     .threads_per_core = (int)ni.threads,
-                     .cpus = (int)ni.cpus,
-                     .source = "libvirt"};
-  g_autoptr(GError) err = NULL;
-  if (!avma_history_record_host_facts(d->history, avma_now(), &f, &err))
-    g_warning("cannot record host facts: %s", err->message);
-}
 
 static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
   Daemon *d = user;
   if (d->metadata)
     avma_metadata_set_connection(d->metadata, conn);
-  if (conn)
-    record_host_facts(d, conn);
+  avma_facts_set_connection(d->facts, conn);
 }
 
-int main(int argc, char **argv) {
-  setlocale(LC_ALL, "");
+/* Options and configuration; NULL (with *exit_code) when the process ends here. */
+static AvmaHostConfig *load_config(int argc, char **argv, gboolean *discover, int *exit_code) {
   g_autofree char *config_path = NULL, *state_dir = NULL, *connect_uri = NULL;
   g_auto(GStrv) channels = NULL;
   gboolean verbose = FALSE, version = FALSE;
@@ -139,13 +80,15 @@ int main(int argc, char **argv) {
   g_option_context_set_summary(ctx, "Answers AVMA activation requests from guests over the "
                                     "virtio-serial channel " AVMA_CHANNEL_NAME ".");
   g_autoptr(GError) err = NULL;
+  *exit_code = 0;
   if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
     fprintf(stderr, "avma-hostd: %s (try --help)\n", err->message);
-    return 2;
+    *exit_code = 2;
+    return NULL;
   }
   if (version) {
     printf("avma-hostd %s\n", AVMA_VERSION);
-    return 0;
+    return NULL;
   }
   if (verbose)
     g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
@@ -153,15 +96,31 @@ int main(int argc, char **argv) {
       avma_host_config_load(config_path, state_dir, connect_uri, &err);
   if (!config) {
     fprintf(stderr, "avma-hostd: %s\n", err->message);
-    return 1;
+    *exit_code = 1;
+    return NULL;
   }
   for (char **c = channels; c && *c; c++) {
     if (!avma_host_config_add_channel(config, *c, &err)) {
       fprintf(stderr, "avma-hostd: %s\n", err->message);
-      return 2;
+      *exit_code = 2;
+      return NULL;
     }
   }
-  g_autoptr(AvmaMetadata) metadata = NULL; /* freed after host, which holds its observer */
+  /* libvirt discovery, unless fixed channels were given without an explicit --connect. */
+  *discover = config->channels->len == 0 || connect_uri;
+  return g_steal_pointer(&config);
+}
+
+int main(int argc, char **argv) {
+  setlocale(LC_ALL, "");
+  int rc;
+  gboolean discover;
+  g_autoptr(AvmaHostConfig) config = load_config(argc, argv, &discover, &rc);
+  if (!config)
+    return rc;
+  g_autoptr(GError) err = NULL;
+  /* Every module below holds its own reference to the host and removes its own observers when
+   * freed, so the order they go in at exit does not matter. */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);
   if (!host) {
     fprintf(stderr, "avma-hostd: %s\n", err->message);
@@ -173,7 +132,8 @@ int main(int argc, char **argv) {
 
   /* The compliance history. Before any session connects, so no VM start is missed. A store that
    * cannot be opened does not stop activations: events.jsonl stays complete, and the store
-   * imports it when it works again. */
+   * imports it when it works again. history is borrowed by the recorder, facts and metrics:
+   * declared before them, it goes after them. */
   g_autofree char *history_path = avma_host_state_path(config, AVMA_HISTORY_FILE);
   g_autoptr(AvmaHistory) history = avma_history_open_write(history_path, &err);
   if (!history) {
@@ -181,15 +141,16 @@ int main(int argc, char **argv) {
     g_clear_error(&err);
   }
   g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
+  g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
 
-  Daemon d = {.host = host, .history = history};
+  Daemon d = {.facts = facts};
   g_autofree char *view_path = avma_host_state_path(config, AVMA_VMVIEW_FILE);
   g_autoptr(AvmaVmViewWriter) view =
       avma_vmview_writer_new(view_path, VIEW_DEBOUNCE_MS, collect_view, &d);
+  avma_vmview_writer_observe(view, host);
   d.view = view;
-  avma_host_add_observer(host, on_decision, &d);
   g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func((GDestroyNotify)avma_session_free);
   d.sessions = sessions;
   for (guint i = 0; i < config->channels->len; i++) {
@@ -200,26 +161,23 @@ int main(int argc, char **argv) {
     avma_session_set_notify(s, on_session_notify, &d);
     g_ptr_array_add(sessions, s);
   }
-  /* libvirt discovery, unless fixed channels were given without an explicit --connect. */
+  g_autoptr(AvmaMetadata) metadata = discover ? avma_metadata_new(host) : NULL;
+  d.metadata = metadata;
   g_autoptr(AvmaWatcher) watcher = NULL;
-  if (config->channels->len == 0 || connect_uri) {
-    metadata = avma_metadata_new(host);
-    d.metadata = metadata;
+  if (discover) {
     AvmaWatcherHooks hooks = {.changed = view_changed, .connection = on_libvirt_connection};
     watcher = avma_watcher_new(host, avma_virt_uri(config), config->ensure_channel, &hooks, &d);
     d.watcher = watcher;
   }
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  g_message("avma-hostd %s: %u fixed channel(s), libvirt %s, state in %s", AVMA_VERSION,
-            config->channels->len, watcher ? avma_watcher_uri(watcher) : "not used",
-            config->state_dir);
-  if (watcher)
-    avma_watcher_start(watcher);
-  view_changed(&d);
   g_autofree char *status =
       g_strdup_printf("%u fixed channel(s), libvirt %s", config->channels->len,
                       watcher ? avma_watcher_uri(watcher) : "not used");
+  g_message("avma-hostd %s: %s, state in %s", AVMA_VERSION, status, config->state_dir);
+  if (watcher)
+    avma_watcher_start(watcher);
+  view_changed(&d);
   avma_daemon_run(loop, status);
   g_message("avma-hostd stopping");
   d.stopping = TRUE;

@@ -2,6 +2,7 @@
 #include "licence.h"
 
 #include "fsutil.h"
+#include "host-event.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -10,6 +11,7 @@
 
 #define LICENCE_FILE "licence.conf"
 #define GROUP "licence"
+#define KEY_LAST5 "key_last5" /* event-field-ok: licence.conf's key */
 
 void avma_licence_clear(AvmaLicence *l) {
   g_free(l->set_by);
@@ -34,7 +36,7 @@ gboolean avma_licence_load(const char *state_dir, AvmaLicence *out, GError **err
   }
   g_autofree char *ver = g_key_file_get_string(kf, GROUP, "version", NULL);
   g_autofree char *ed = g_key_file_get_string(kf, GROUP, "edition", NULL);
-  g_autofree char *key5 = g_key_file_get_string(kf, GROUP, "key_last5", NULL);
+  g_autofree char *key5 = g_key_file_get_string(kf, GROUP, KEY_LAST5, NULL);
   g_autofree char *at = g_key_file_get_string(kf, GROUP, "set_at", NULL);
   gboolean act = g_key_file_get_boolean(kf, GROUP, "activated", &local);
   AvmaVersion v;
@@ -56,20 +58,7 @@ gboolean avma_licence_load(const char *state_dir, AvmaLicence *out, GError **err
 }
 
 JsonObject *avma_licence_to_json(const AvmaLicence *l) {
-  JsonObject *o = json_object_new();
-  gboolean set = l->version != AVMA_VERSION_UNKNOWN;
-  json_object_set_boolean_member(o, "set", set);
-  json_object_set_string_member(o, "version", set ? avma_version_name(l->version) : "");
-  json_object_set_string_member(o, "edition", set ? avma_edition_name(l->edition) : "");
-  json_object_set_boolean_member(o, "activated", set && l->activated);
-  json_object_set_string_member(o, "key_last5", l->key_last5);
-  g_autofree char *at = avma_time_format(l->set_at);
-  json_object_set_string_member(o, "set_at", at);
-  json_object_set_string_member(o, "set_by", l->set_by ? l->set_by : "");
-  AvmaHostLicence h = avma_licence_policy_view(l);
-  json_object_set_boolean_member(o, "activates_guests",
-                                 set && h.activated && h.edition == AVMA_EDITION_DATACENTER);
-  return o;
+  return avma_host_event_licence_state(l);
 }
 
 gboolean avma_licence_save(const char *state_dir, const AvmaLicence *l, AvmaJournalMode journal,
@@ -80,7 +69,7 @@ gboolean avma_licence_save(const char *state_dir, const AvmaLicence *l, AvmaJour
   g_key_file_set_string(kf, GROUP, "version", avma_version_name(l->version));
   g_key_file_set_string(kf, GROUP, "edition", avma_edition_name(l->edition));
   g_key_file_set_boolean(kf, GROUP, "activated", l->activated);
-  g_key_file_set_string(kf, GROUP, "key_last5", l->key_last5);
+  g_key_file_set_string(kf, GROUP, KEY_LAST5, l->key_last5);
   g_autofree char *at = avma_time_format(l->set_at);
   g_key_file_set_string(kf, GROUP, "set_at", at);
   g_key_file_set_string(kf, GROUP, "set_by", l->set_by ? l->set_by : "");
@@ -92,15 +81,9 @@ gboolean avma_licence_save(const char *state_dir, const AvmaLicence *l, AvmaJour
 
   g_autofree char *hist = g_build_filename(state_dir, "licence-history.jsonl", NULL);
   g_autoptr(AvmaEventLog) log = avma_event_log_new(hist, journal);
-  g_autoptr(JsonObject) ev = avma_event_new(AVMA_EVENT_LICENCE, -1);
-  g_autoptr(JsonObject) lj = avma_licence_to_json(l);
-  g_autoptr(GList) members = json_object_get_members(lj);
-  for (GList *m = members; m; m = m->next)
-    json_object_set_member(ev, m->data, json_node_copy(json_object_get_member(lj, m->data)));
-  g_autofree char *msg = g_strdup_printf(
-      "AVMA host licence set: Windows Server %s %s, %s", avma_version_name(l->version),
-      avma_edition_name(l->edition), l->activated ? "activated" : "not activated");
-  return avma_event_log_append(log, ev, msg, error);
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_licence(&ev, l, avma_now());
+  return avma_host_event_append(log, &ev, error);
 }
 
 struct AvmaLicenceCache {

@@ -8,42 +8,26 @@
 #include <libxml/tree.h>
 
 struct AvmaMetadata {
-  AvmaHost *host;
+  AvmaHost *host;      /* a reference */
+  guint observer;      /* on host */
   virConnectPtr conn;  /* borrowed from the watcher */
-  GHashTable *pending; /* uuid -> metadata XML: only the latest decision per VM matters */
+  GHashTable *pending; /* avma_vm_key (a UUID) -> metadata XML: only the latest decision matters */
   guint idle;
   char *host_name;
 };
 
-/* Element name in the metadata and the event member it comes from. */
-static const struct {
-  const char *element, *member;
-} FIELDS[] = {
-    {"notification", "notification"},
-    {"reason-code", "reason_code"},
-    {"reason", "reason"},
-    {"guest-version", "guest_version"},
-    {"guest-edition", "guest_edition"},
-    {"partial-key", "key_last5"},
-    {"granted-until", "granted_until"},
-    {"time", "time"},
-    {"host-id", "host_id"},
-    {"host-version", "host_version"},
-    {"host-edition", "host_edition"},
-};
+static void add_element(const char *element, const char *text, gpointer user) {
+  /* xmlNewTextChild escapes: reasons and names are not trusted to be markup-free. */
+  xmlNewTextChild(user, NULL, BAD_CAST element, BAD_CAST text);
+}
 
-char *avma_metadata_xml(JsonObject *event, const char *host_name) {
+char *avma_metadata_xml(const AvmaHostEvent *ev, const char *host_name) {
   xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
   xmlNode *root = xmlNewNode(NULL, BAD_CAST "activation");
   xmlDocSetRootElement(doc, root);
-  g_autofree char *id = g_strdup_printf(
-      "%" G_GINT64_FORMAT, json_object_get_int_member_with_default(event, "event_id", 0));
+  g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, ev->event_id);
   xmlNewProp(root, BAD_CAST "event-id", BAD_CAST id);
-  /* xmlNewTextChild escapes: reasons and names are not trusted to be markup-free. */
-  for (gsize i = 0; i < G_N_ELEMENTS(FIELDS); i++)
-    xmlNewTextChild(
-        root, NULL, BAD_CAST FIELDS[i].element,
-        BAD_CAST json_object_get_string_member_with_default(event, FIELDS[i].member, ""));
+  avma_host_event_foreach_element(ev, add_element, root);
   xmlNewTextChild(root, NULL, BAD_CAST "host-name", BAD_CAST(host_name ? host_name : ""));
   xmlBuffer *buf = xmlBufferCreate();
   xmlNodeDump(buf, doc, root, 0, 0);
@@ -99,30 +83,32 @@ static void schedule(AvmaMetadata *m) {
     m->idle = g_idle_add(flush, m);
 }
 
-static void on_event(AvmaHost *h, AvmaVm *vm, JsonObject *event, gpointer user) {
+static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user) {
   AvmaMetadata *m = user;
   (void)h;
-  /* Decisions carry granted_until; protocol-level Invalid Data reports leave the VM's
-   * activation state as it was. Fixed channels (no UUID) have no domain to write to. */
-  if (!json_object_has_member(event, "granted_until") || !*avma_vm_uuid(vm))
+  /* Protocol-level Invalid Data reports leave the VM's activation state as it was. Fixed
+   * channels (no UUID) have no domain to write to. */
+  if (ev->kind != AVMA_HOST_EVENT_DECISION || !avma_vm_has_domain(vm))
     return;
-  g_hash_table_replace(m->pending, g_strdup(avma_vm_uuid(vm)),
-                       avma_metadata_xml(event, m->host_name));
+  g_hash_table_replace(m->pending, g_strdup(avma_vm_key_of(vm)),
+                       avma_metadata_xml(ev, m->host_name));
   schedule(m);
 }
 
 AvmaMetadata *avma_metadata_new(AvmaHost *host) {
   AvmaMetadata *m = g_new0(AvmaMetadata, 1);
-  m->host = host;
+  m->host = avma_host_ref(host);
   m->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   m->host_name = g_strdup(g_get_host_name());
-  avma_host_add_observer(host, on_event, m);
+  m->observer = avma_host_add_observer(host, on_event, m);
   return m;
 }
 
 void avma_metadata_free(AvmaMetadata *m) {
   if (!m)
     return;
+  avma_host_remove_observer(m->host, m->observer);
+  avma_host_free(m->host);
   if (m->idle)
     g_source_remove(m->idle);
   g_hash_table_unref(m->pending);

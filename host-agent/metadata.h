@@ -10,8 +10,8 @@
 
 typedef struct AvmaMetadata AvmaMetadata;
 
-/* Observes host's decisions (free it after host: observers cannot be removed). Writes wait for
- * a connection (avma_metadata_set_connection). */
+/* Observes host's decisions (holds a reference to host; its observer goes when it is freed).
+ * Writes wait for a connection (avma_metadata_set_connection). */
 AvmaMetadata *avma_metadata_new(AvmaHost *host);
 void avma_metadata_free(AvmaMetadata *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaMetadata, avma_metadata_free)
@@ -19,5 +19,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaMetadata, avma_metadata_free)
  * writes go out when a connection is set. */
 void avma_metadata_set_connection(AvmaMetadata *m, virConnectPtr conn);
 
-/* The metadata element for a 12310 decision event (no namespace: libvirt adds it). */
-char *avma_metadata_xml(JsonObject *event, const char *host_name);
+/* The metadata element for a 12310 decision (no namespace: libvirt adds it). */
+char *avma_metadata_xml(const AvmaHostEvent *ev, const char *host_name);

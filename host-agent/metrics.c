@@ -1,19 +1,17 @@
 /* metrics: Prometheus textfile metrics of the host agent. */
 #include "metrics.h"
 
+#include "fsutil.h"
 #include "timeutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gio/gio.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #define NOTIFICATIONS 4
+#define NOTIFICATION_LABEL "notification" /* event-field-ok: a Prometheus label's name */
 
 struct AvmaMetrics {
-  AvmaHost *host;
+  AvmaHost *host; /* a reference */
+  guint observer, vm_observer;
   AvmaRecorder *recorder;
   char *path;
   guint debounce_ms;
@@ -47,22 +45,18 @@ static void changed(AvmaMetrics *m) {
     m->timer = g_timeout_add(m->debounce_ms, on_timer, m);
 }
 
-static void on_event(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
+static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user) {
   (void)h;
   (void)vm;
   AvmaMetrics *m = user;
-  AvmaNotification n;
-  gboolean known = avma_notification_parse(
-      json_object_get_string_member_with_default(ev, "notification", ""), &n);
+  gboolean known = ev->notification >= 0 && ev->notification < NOTIFICATIONS;
   if (known)
-    m->events[n]++;
+    m->events[ev->notification]++;
   else
     m->events_other++;
-  gint64 t = 0;
-  if (!avma_time_parse(json_object_get_string_member_with_default(ev, "time", ""), &t))
-    t = avma_now();
+  gint64 t = ev->time ? ev->time : avma_now();
   m->last_decision = MAX(m->last_decision, t);
-  if (known && n == AVMA_NOTIFY_SUCCESS)
+  if (known && ev->notification == AVMA_NOTIFY_SUCCESS)
     m->last_success = MAX(m->last_success, t);
   changed(m);
 }
@@ -87,7 +81,7 @@ static void on_licence(GFileMonitor *mon, GFile *f, GFile *other, GFileMonitorEv
 AvmaMetrics *avma_metrics_new(AvmaHost *host, AvmaHistory *history, AvmaRecorder *recorder,
                               const char *path, guint debounce_ms) {
   AvmaMetrics *m = g_new0(AvmaMetrics, 1);
-  m->host = host;
+  m->host = avma_host_ref(host);
   m->recorder = recorder;
   m->path = path && *path ? g_strdup(path) : NULL;
   m->debounce_ms = debounce_ms;
@@ -97,8 +91,8 @@ AvmaMetrics *avma_metrics_new(AvmaHost *host, AvmaHistory *history, AvmaRecorder
      * fact about the history, so it carries over. */
     m->last_decision = avma_history_last_event_time(history);
   }
-  avma_host_add_observer(host, on_event, m);
-  avma_host_add_vm_observer(host, on_vm, m);
+  m->observer = avma_host_add_observer(host, on_event, m);
+  m->vm_observer = avma_host_add_vm_observer(host, on_vm, m);
   g_autofree char *lp = avma_host_state_path(avma_host_config(host), "licence.conf");
   g_autoptr(GFile) lf = g_file_new_for_path(lp);
   m->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
@@ -115,12 +109,15 @@ AvmaMetrics *avma_metrics_new(AvmaHost *host, AvmaHistory *history, AvmaRecorder
 void avma_metrics_free(AvmaMetrics *m) {
   if (!m)
     return;
+  avma_host_remove_observer(m->host, m->observer);
+  avma_host_remove_observer(m->host, m->vm_observer);
   /* The file is written on change only, so a stale one would look like a quiet agent: say that
    * this one stopped. */
   if (m->timer)
     g_source_remove(m->timer);
   m->stopped = TRUE;
   on_timer(m);
+  avma_host_free(m->host);
   g_clear_object(&m->licence_monitor);
   g_free(m->path);
   g_free(m);
@@ -159,7 +156,7 @@ char *avma_metrics_render(AvmaMetrics *m) {
   family(o, "avma_host_events_total", "counter",
          "12310 events logged since the agent started, by notification.");
   for (int i = 0; i < NOTIFICATIONS; i++)
-    sample(o, "avma_host_events_total", "notification", avma_notification_name(order[i]),
+    sample(o, "avma_host_events_total", NOTIFICATION_LABEL, avma_notification_name(order[i]),
            m->events[order[i]]);
 
   guint running = 0, stopped = 0, by_last[NOTIFICATIONS] = {0};
@@ -170,11 +167,9 @@ char *avma_metrics_render(AvmaMetrics *m) {
       running++;
     else
       stopped++;
-    JsonObject *last = avma_vm_last_event(vm);
-    AvmaNotification n;
-    if (last && avma_notification_parse(
-                    json_object_get_string_member_with_default(last, "notification", ""), &n))
-      by_last[n]++;
+    const AvmaHostEvent *last = avma_vm_last_event(vm);
+    if (last && last->notification >= 0 && last->notification < NOTIFICATIONS)
+      by_last[last->notification]++;
   }
   family(o, "avma_host_vms", "gauge", "VMs the agent knows, by whether they run on this host now.");
   sample(o, "avma_host_vms", "state", "running", running);
@@ -182,7 +177,7 @@ char *avma_metrics_render(AvmaMetrics *m) {
   family(o, "avma_host_vms_by_last_notification", "gauge",
          "VMs by the notification of their last activation decision since the agent started.");
   for (int i = 0; i < NOTIFICATIONS; i++)
-    sample(o, "avma_host_vms_by_last_notification", "notification",
+    sample(o, "avma_host_vms_by_last_notification", NOTIFICATION_LABEL,
            avma_notification_name(order[i]), by_last[order[i]]);
 
   family(o, "avma_host_last_decision_timestamp_seconds", "gauge",
@@ -229,38 +224,8 @@ gboolean avma_metrics_write(AvmaMetrics *m, GError **error) {
   if (!m->path)
     return TRUE;
   g_autofree char *text = avma_metrics_render(m);
-  /* node_exporter reads *.prom files only: the temporary name must not end in .prom, or it
-   * could read a half-written file. rename() then replaces the old file in one step. */
-  g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", m->path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot create %s: %s", tmp,
-                g_strerror(e));
-    return FALSE;
-  }
-  size_t len = strlen(text), off = 0;
-  while (off < len) {
-    ssize_t n = write(fd, text + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot write %s: %s", tmp,
-                  g_strerror(e));
-      return FALSE;
-    }
-    off += (size_t)n;
-  }
-  /* No fsync: after a power cut the agent rewrites the file at start anyway. */
-  if (close(fd) < 0 || rename(tmp, m->path) < 0) {
-    int e = errno;
-    unlink(tmp);
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot replace %s: %s", m->path,
-                g_strerror(e));
-    return FALSE;
-  }
-  return TRUE;
+  /* node_exporter reads *.prom files only, and the temporary name ends in random characters, so
+   * it never reads a half-written file; the rename replaces the old one in one step. Not
+   * durable: after a power cut the agent rewrites the file at start anyway. */
+  return avma_write_replace(m->path, text, -1, 0644, error);
 }

@@ -10,10 +10,11 @@
 
 typedef struct AvmaMetrics AvmaMetrics;
 
-/* Observes host (events, VM run states) and the licence file. history (may be NULL) gives the
- * last decision time across restarts; recorder (may be NULL) its write errors. path NULL or "":
- * nothing is written, the metrics are still kept. A change is written debounce_ms after it, so
- * a burst of decisions costs one write. Writes once at start. */
+/* Observes host (events, VM run states; holds a reference, its observers go when it is freed)
+ * and the licence file. history (may be NULL) gives the last decision time across restarts;
+ * recorder (may be NULL) its write errors; both are borrowed and must outlive it. path NULL or
+ * "": nothing is written, the metrics are still kept. A change is written debounce_ms after it,
+ * so a burst of decisions costs one write. Writes once at start. */
 AvmaMetrics *avma_metrics_new(AvmaHost *host, AvmaHistory *history, AvmaRecorder *recorder,
                               const char *path, guint debounce_ms);
 /* Writes a pending change before going. */

@@ -11,11 +11,14 @@
 #define PRUNE_EVERY_S (24 * 3600)
 
 struct AvmaRecorder {
-  AvmaHost *host;
+  AvmaHost *host; /* a reference */
+  guint observer, vm_observer;
   AvmaHistory *history;
   char *events_path;
   char *licence_path;
-  GHashTable *open;        /* vm_key -> gint64*: the store says running (time of that record) */
+  /* The store's side, not whether VMs run (AvmaVm owns that): runs the store holds open,
+   * vm_key -> gint64* (time of that record), so a run is opened and closed once. */
+  GHashTable *open;
   GHashTable *unconfirmed; /* vm_key set: open before this start, not reported running since */
   gint64 prev_alive;       /* the agent's last sign of life before this start */
   guint confirm_timer;
@@ -54,7 +57,7 @@ static gboolean on_sync_timer(gpointer data) {
  * per SYNC_BATCH_MS, after the replies. A crash in between loses nothing: the store imports
  * what it lacks at the next start, and `events`/`report` read unimported lines meanwhile. */
 #define SYNC_BATCH_MS 100
-static void on_event(AvmaHost *h, AvmaVm *vm, JsonObject *ev, gpointer user) {
+static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user) {
   (void)h;
   (void)vm;
   (void)ev;
@@ -69,15 +72,10 @@ static void close_run(AvmaRecorder *r, const char *key, gint64 at, const char *w
     return;
   /* The VM's name and UUID: from the host when it knows the VM, else from the key. */
   const char *name = key, *uuid = "";
-  g_autoptr(GPtrArray) vms = avma_host_vms(r->host);
-  for (guint i = 0; i < vms->len; i++) {
-    g_autofree char *k =
-        avma_history_vm_key(avma_vm_name(vms->pdata[i]), avma_vm_uuid(vms->pdata[i]));
-    if (!strcmp(k, key)) {
-      name = avma_vm_name(vms->pdata[i]);
-      uuid = avma_vm_uuid(vms->pdata[i]);
-      break;
-    }
+  AvmaVm *vm = avma_host_find_vm(r->host, key);
+  if (vm) {
+    name = avma_vm_name(vm);
+    uuid = avma_vm_uuid(vm);
   }
   if (!*uuid && g_uuid_string_is_valid(key)) {
     uuid = key;
@@ -93,7 +91,7 @@ static void close_run(AvmaRecorder *r, const char *key, gint64 at, const char *w
 static void on_vm(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why, gpointer user) {
   (void)h;
   AvmaRecorder *r = user;
-  g_autofree char *key = avma_history_vm_key(avma_vm_name(vm), avma_vm_uuid(vm));
+  g_autofree char *key = g_strdup(avma_vm_key_of(vm));
   gint64 now = avma_now();
   if (!running) {
     close_run(r, key, now, why);
@@ -179,47 +177,9 @@ static char *read_trimmed(const char *path) {
   return g_strstrip(s);
 }
 
-void avma_host_facts_probe(AvmaHostFacts *f) {
-  memset(f, 0, sizeof *f);
-  g_autoptr(GHashTable) pkgs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GHashTable) cores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  int cpus = 0;
-  g_autoptr(GDir) d = g_dir_open("/sys/devices/system/cpu", 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    if (strncmp(n, "cpu", 3) || !g_ascii_isdigit(n[3]))
-      continue;
-    g_autofree char *p =
-        g_strdup_printf("/sys/devices/system/cpu/%s/topology/physical_package_id", n);
-    g_autofree char *c = g_strdup_printf("/sys/devices/system/cpu/%s/topology/core_id", n);
-    g_autofree char *pkg = read_trimmed(p);
-    g_autofree char *core = read_trimmed(c);
-    if (!pkg || !core)
-      continue; /* offline CPUs have no topology */
-    cpus++;
-    g_hash_table_add(cores, g_strdup_printf("%s/%s", pkg, core));
-    g_hash_table_add(pkgs, g_steal_pointer(&pkg));
-  }
-  guint np = g_hash_table_size(pkgs), nc = g_hash_table_size(cores);
-  if (cpus > 0 && np > 0 && nc >= np) {
-    f->sockets = (int)np;
-    f->cores_per_socket = (int)(nc / np);
-    f->threads_per_core = MAX(1, cpus / (int)nc);
-    f->cpus = cpus;
-    f->source = "sysfs";
-    return;
-  }
-  long online = sysconf(_SC_NPROCESSORS_ONLN);
-  f->sockets = 1;
-  f->cores_per_socket = online > 0 ? (int)online : 1;
-  f->threads_per_core = 1;
-  f->cpus = f->cores_per_socket;
-  f->source = "sysconf";
-}
-
 AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   AvmaRecorder *r = g_new0(AvmaRecorder, 1);
-  r->host = host;
+  r->host = avma_host_ref(host);
   r->history = history;
   const AvmaHostConfig *c = avma_host_config(host);
   r->events_path = avma_host_state_path(c, "events.jsonl");
@@ -271,16 +231,8 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
     failed(r, "agent start", err);
   g_clear_error(&err);
 
-  AvmaHostFacts f;
-  avma_host_facts_probe(&f);
-  f.hostname = g_get_host_name();
-  f.host_id = avma_host_identity(host);
-  if (!avma_history_record_host_facts(history, now, &f, &err))
-    failed(r, "host facts", err);
-  g_clear_error(&err);
-
-  avma_host_add_observer(host, on_event, r);
-  avma_host_add_vm_observer(host, on_vm, r);
+  r->observer = avma_host_add_observer(host, on_event, r);
+  r->vm_observer = avma_host_add_vm_observer(host, on_vm, r);
   g_autoptr(GFile) lf = g_file_new_for_path(r->licence_path);
   r->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_NONE, NULL, NULL);
   if (r->licence_monitor)
@@ -293,7 +245,8 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
 void avma_recorder_free(AvmaRecorder *r) {
   if (!r)
     return;
-  /* Observers cannot be removed from the host: the recorder lives as long as the host. */
+  avma_host_remove_observer(r->host, r->observer);
+  avma_host_remove_observer(r->host, r->vm_observer);
   g_autoptr(GError) err = NULL;
   if (r->sync_timer)
     g_source_remove(r->sync_timer);
@@ -311,6 +264,7 @@ void avma_recorder_free(AvmaRecorder *r) {
   g_hash_table_unref(r->unconfirmed);
   g_free(r->events_path);
   g_free(r->licence_path);
+  avma_host_free(r->host);
   g_free(r);
 }
 

@@ -1,6 +1,6 @@
 /* recorder: keeps the history store in step with the running daemon: every 12310 event, every
- * change of a VM's run state and of the host's licence, the host's processor facts; closes VM
- * runs whose end the agent could not see; applies retention. */
+ * change of a VM's run state and of the host's licence; closes VM runs whose end the agent could
+ * not see; applies retention. (Host and VM facts: facts.h.) */
 #pragma once
 #include <glib.h>
 
@@ -9,9 +9,10 @@
 
 typedef struct AvmaRecorder AvmaRecorder;
 
-/* Attach history to host (borrowed; both must outlive the recorder). At once: imports what
- * events.jsonl and licence-history.jsonl hold that the store lacks (the first start imports
- * them whole); records the agent's start and the host's facts (sysfs); and deals with VMs the
+/* Attach history (borrowed: it must outlive the recorder) to host (a reference is held; the
+ * recorder's observers go when it is freed). At once: imports what events.jsonl and
+ * licence-history.jsonl hold that the store lacks (the first start imports them whole); records
+ * the agent's start; and deals with VMs the
  * store says were running when the agent last stopped:
  *  - after a reboot of the host (boot id changed) their runs end at the agent's last sign of
  *    life;
@@ -26,7 +27,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaRecorder, avma_recorder_free)
 /* Writes to the store that failed (the event logs still hold those records; the next sync
  * imports them). */
 guint64 avma_recorder_errors(AvmaRecorder *r);
-
-/* The host's processor topology from sysfs (source "sysfs"), else sysconf (source "sysconf",
- * one socket assumed). hostname and host_id are left NULL. */
-void avma_host_facts_probe(AvmaHostFacts *f);

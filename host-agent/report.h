@@ -1,6 +1,7 @@
 /* report: the monthly compliance report, computed from recorded history alone (12310 grants, VM
- * run intervals, licence changes, host facts) and rendered as text, CSV or JSON. The data set is
- * filled from the store (avma_report_load) or directly (tests); avma_report_build is pure. The
+ * run intervals, licence changes, host facts) and rendered as text, CSV or JSON. Three jobs, one
+ * file each: report-load.c fills the data set from the store's typed rows (or tests fill it
+ * directly), report.c builds the report from it (pure), report-format.c renders it. The
  * definitions of every figure are in docs/operators.md ("Compliance report"). */
 #pragma once
 #include <glib.h>
@@ -18,17 +19,12 @@ void avma_report_data_free(AvmaReportData *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaReportData, avma_report_data_free)
 
 /* Rows in the order they were recorded (ties in time keep this order). A VM is identified by its
- * UUID (any case), else its name. Empty version/edition: unknown product. */
-void avma_report_data_add_event(AvmaReportData *d, gint64 time, const char *vm, const char *uuid,
-                                const char *notification, const char *version, const char *edition,
-                                gint64 granted_until);
-void avma_report_data_add_state(AvmaReportData *d, gint64 time, const char *vm, const char *uuid,
-                                gboolean running);
-void avma_report_data_add_licence(AvmaReportData *d, gint64 time, const char *version,
-                                  const char *edition, gboolean activated, const char *set_by);
-void avma_report_data_add_host_facts(AvmaReportData *d, gint64 time, const AvmaHostFacts *f);
-void avma_report_data_add_vcpus(AvmaReportData *d, gint64 time, const char *vm, const char *uuid,
-                                int vcpus);
+ * UUID (any case), else its name. Empty version/edition: unknown product. Strings are copied. */
+void avma_report_data_add_event(AvmaReportData *d, const AvmaHistoryEventRow *e);
+void avma_report_data_add_state(AvmaReportData *d, const AvmaHistoryStateRow *s);
+void avma_report_data_add_licence(AvmaReportData *d, const AvmaHistoryLicenceRow *l);
+void avma_report_data_add_host_facts(AvmaReportData *d, const AvmaHistoryFactsRow *f);
+void avma_report_data_add_vcpus(AvmaReportData *d, const AvmaHistoryVcpusRow *v);
 /* Name and ID to show when no host facts were recorded. */
 void avma_report_data_set_identity(AvmaReportData *d, const char *hostname, const char *host_id);
 
@@ -115,5 +111,8 @@ gint64 avma_report_month_start(int year, int month);
 char *avma_report_to_text(const AvmaReport *r);
 char *avma_report_to_csv(const AvmaReport *r);
 char *avma_report_to_json(const AvmaReport *r);
+/* By name: "text" (also NULL), "csv" or "json"; NULL for any other name. Caller frees. */
+gboolean avma_report_format_known(const char *format);
+char *avma_report_render(const AvmaReport *r, const char *format);
 /* "12.34": VM-days as every format prints them. Caller frees. */
 char *avma_report_days(gint64 seconds);

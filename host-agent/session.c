@@ -529,7 +529,7 @@ static void schedule_reconnect(AvmaSession *s) {
 
 AvmaSession *avma_session_new(AvmaHost *host, AvmaVm *vm, const char *socket_path) {
   AvmaSession *s = g_new0(AvmaSession, 1);
-  s->host = host;
+  s->host = avma_host_ref(host); /* which keeps vm too */
   s->vm = vm;
   s->path = g_strdup(socket_path);
   if (!try_connect(s))
@@ -539,7 +539,7 @@ AvmaSession *avma_session_new(AvmaHost *host, AvmaVm *vm, const char *socket_pat
 
 AvmaSession *avma_session_new_fd(AvmaHost *host, AvmaVm *vm, int fd) {
   AvmaSession *s = g_new0(AvmaSession, 1);
-  s->host = host;
+  s->host = avma_host_ref(host);
   s->vm = vm;
   attach(s, fd);
   return s;
@@ -558,6 +558,7 @@ void avma_session_free(AvmaSession *s) {
   if (s->reconnect_timer)
     g_source_remove(s->reconnect_timer);
   g_free(s->path);
+  avma_host_free(s->host);
   g_free(s);
 }
 

@@ -12,6 +12,8 @@
 #define VMVIEW_VERSION 1
 
 struct AvmaVmViewWriter {
+  AvmaHost *host; /* a reference while it observes one (avma_vmview_writer_observe) */
+  guint observer, vm_observer;
   char *path;
   guint debounce_ms;
   guint cost_ms; /* how long the last write took */
@@ -19,10 +21,6 @@ struct AvmaVmViewWriter {
   gpointer user;
   guint timer;
 };
-
-static const char *str_member(JsonObject *o, const char *name) {
-  return o ? json_object_get_string_member_with_default(o, name, "") : "";
-}
 
 JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
                                   const char *channel_detail, AvmaSession *session) {
@@ -34,13 +32,7 @@ JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channe
   json_object_set_string_member(o, "channel_detail", channel_detail ? channel_detail : "");
   json_object_set_boolean_member(o, "connected", session && avma_session_connected(session));
   json_object_set_string_member(o, "socket_path", session ? avma_session_path(session) : "");
-  JsonObject *ev = avma_vm_last_event(vm);
-  json_object_set_string_member(o, "notification", str_member(ev, "notification"));
-  json_object_set_string_member(o, "reason_code", str_member(ev, "reason_code"));
-  json_object_set_string_member(o, "guest_version", str_member(ev, "guest_version"));
-  json_object_set_string_member(o, "guest_edition", str_member(ev, "guest_edition"));
-  json_object_set_string_member(o, "granted_until", str_member(ev, "granted_until"));
-  json_object_set_string_member(o, "last_event_time", str_member(ev, "time"));
+  avma_host_event_to_view(avma_vm_last_event(vm), o);
   json_object_set_object_member(o, "intrinsic", avma_vm_pool_json(vm, AVMA_POOL_AUTO));
   return o;
 }
@@ -58,6 +50,11 @@ AvmaVmViewWriter *avma_vmview_writer_new(const char *path, guint debounce_ms,
 void avma_vmview_writer_free(AvmaVmViewWriter *w) {
   if (!w)
     return;
+  if (w->host) {
+    avma_host_remove_observer(w->host, w->observer);
+    avma_host_remove_observer(w->host, w->vm_observer);
+    avma_host_free(w->host);
+  }
   if (w->timer)
     g_source_remove(w->timer);
   g_free(w->path);
@@ -129,6 +126,23 @@ void avma_vmview_writer_touch(AvmaVmViewWriter *w) {
   /* The first change arms the timer; later ones ride along with that write. */
   if (!w->timer)
     w->timer = g_timeout_add(MAX(w->debounce_ms, 20 * w->cost_ms), on_timer, w);
+}
+
+static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user) {
+  (void)h, (void)vm, (void)ev;
+  avma_vmview_writer_touch(user);
+}
+
+static void on_vm(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why, gpointer user) {
+  (void)h, (void)vm, (void)running, (void)why;
+  avma_vmview_writer_touch(user);
+}
+
+void avma_vmview_writer_observe(AvmaVmViewWriter *w, AvmaHost *host) {
+  g_return_if_fail(!w->host);
+  w->host = avma_host_ref(host);
+  w->observer = avma_host_add_observer(host, on_event, w);
+  w->vm_observer = avma_host_add_vm_observer(host, on_vm, w);
 }
 
 JsonObject *avma_vmview_load(const char *path, GError **error) {

@@ -35,6 +35,9 @@ AvmaVmViewWriter *avma_vmview_writer_new(const char *path, guint debounce_ms,
                                          AvmaVmViewCollectFn collect, gpointer user);
 void avma_vmview_writer_free(AvmaVmViewWriter *w);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaVmViewWriter, avma_vmview_writer_free)
+/* Rewrite the view after every 12310 event and VM run-state change of host (a reference is held,
+ * the observers go when the writer is freed). */
+void avma_vmview_writer_observe(AvmaVmViewWriter *w, AvmaHost *host);
 /* Something changed: write within debounce_ms (several changes make one write). */
 void avma_vmview_writer_touch(AvmaVmViewWriter *w);
 /* Write now (start-up, shutdown). */

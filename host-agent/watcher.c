@@ -29,7 +29,6 @@ typedef struct {
   AvmaVm *vm;
   AvmaSession *session;
   int session_domid; /* domain id the session was opened for: a new id is a new QEMU */
-  gboolean running;  /* has a process (avma_virt_state_has_process) */
   gboolean seen;     /* re-synchronisation mark */
 } Dom;
 
@@ -71,12 +70,11 @@ static void dom_free(gpointer p) {
   g_free(d);
 }
 
-/* why: a short code for the history ("domain-started", "domain-migrated-out", ...). */
+/* Whether the domain has a process is the VM's to keep (avma_vm_running); saying the same again
+ * changes nothing. why: a short code for the history ("domain-started", ...). */
 static void set_running(AvmaWatcher *w, Dom *d, gboolean running, const char *why) {
-  if (d->running == running)
-    return;
-  d->running = running;
-  avma_host_vm_seen(w->host, d->vm, running, why);
+  if (d->vm)
+    avma_host_vm_seen(w->host, d->vm, running, why);
 }
 
 static void forget(AvmaWatcher *w, const char *uuid, const char *why) {
@@ -303,7 +301,7 @@ static void resync(AvmaWatcher *w) {
   guint running = 0, served = 0;
   g_hash_table_iter_init(&it, w->doms);
   while (g_hash_table_iter_next(&it, NULL, &v)) {
-    running += ((Dom *)v)->running;
+    running += ((Dom *)v)->vm && avma_vm_running(((Dom *)v)->vm);
     served += ((Dom *)v)->session != NULL;
   }
   g_message("libvirt: %d domain(s), %u running, %u with channel %s", n, running, served,
@@ -423,7 +421,7 @@ AvmaWatcher *avma_watcher_new(AvmaHost *host, const char *uri, gboolean ensure_c
     g_once_init_leave(&registered, 1);
   }
   AvmaWatcher *w = g_new0(AvmaWatcher, 1);
-  w->host = host;
+  w->host = avma_host_ref(host);
   w->uri = g_strdup(uri);
   w->ensure_channel = ensure_channel;
   if (hooks)
@@ -450,6 +448,7 @@ void avma_watcher_free(AvmaWatcher *w) {
   drop_connection(w);
   g_hash_table_unref(w->doms);
   g_free(w->uri);
+  avma_host_free(w->host);
   g_free(w);
 }
 

@@ -8,3 +8,10 @@ check-format:
 error-codes:
 	bash tests/tools/check-error-codes.sh kvp-schema/avma-kvp.schema
 CHECK_TARGETS += schema-usage check-format error-codes
+# 12310 field names only in host-agent/host-event.c's field table (issue 16). A file not yet
+# converted can be named here (a glob) to get warnings instead of a failure; keep it empty.
+EVENT_FIELDS_TOLERATE :=
+.PHONY: event-fields
+event-fields:
+	bash tests/tools/check-event-fields.sh $(EVENT_FIELDS_TOLERATE:%=--tolerate '%')
+CHECK_TARGETS += event-fields

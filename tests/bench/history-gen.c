@@ -4,6 +4,7 @@
  * the daemon does it (synchronous=FULL, and NORMAL for comparison). Issue #11.
  *   history-gen --dir DIR [--events N] [--vms V] [--months M] [--latency K]
  * DIR/history.db is created afresh; `avma-host --state-dir DIR report --month ...` reads it. */
+#include "history-db.h"
 #include "history.h"
 #include "report.h"
 #include "timeutil.h"

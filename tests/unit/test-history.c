@@ -14,7 +14,10 @@
 #include <gio/gio.h>
 #include <sqlite3.h>
 
+#include "history-db.h"
 #include "history.h"
+#include "host-event.h"
+#include "host.h"
 #include "timeutil.h"
 
 typedef struct {
@@ -204,8 +207,11 @@ static void test_filters(void **state) {
     /* The same filter on the records themselves (used for lines not in the store yet). */
     g_autoptr(GPtrArray) all = avma_history_events(h, &cases[0].f, NULL);
     guint m = 0;
-    for (guint k = 0; k < all->len; k++)
-      m += avma_event_filter_match(&cases[i].f, all->pdata[k]);
+    for (guint k = 0; k < all->len; k++) {
+      g_auto(AvmaHostEvent) ev;
+      avma_host_event_from_json(all->pdata[k], &ev);
+      m += avma_event_filter_match(&cases[i].f, &ev);
+    }
     assert_int_equal(m, cases[i].want);
   }
   /* Records come back exactly as logged. */
@@ -283,16 +289,141 @@ static void test_meta_and_facts(void **state) {
   assert_true(avma_history_record_vm_vcpus(h, 2, "vm", "", 2, "libvirt", NULL));
   assert_true(avma_history_record_vm_vcpus(h, 3, "vm", "", 4, "libvirt", NULL));
   assert_int_equal(count(h, "vm_facts"), 2);
-  g_autofree char *k1 = avma_history_vm_key("n", "ABC");
+  /* One identity rule (avma_vm_key): a valid UUID in lower case, else the name. */
+  g_autofree char *k1 = avma_history_vm_key("n", "ABCDEF01-0000-4000-8000-000000000001");
   g_autofree char *k2 = avma_history_vm_key("n", "");
-  assert_string_equal(k1, "abc");
+  g_autofree char *k3 = avma_vm_key("n", "ABC");
+  assert_string_equal(k1, "abcdef01-0000-4000-8000-000000000001");
   assert_string_equal(k2, "n");
+  assert_string_equal(k3, "n");
   /* A group of writes is one transaction. */
   assert_true(avma_history_begin(h, NULL));
   assert_true(avma_history_add_agent_note(h, 5, "x", "", NULL));
   assert_true(avma_history_add_agent_note(h, 6, "y", "", NULL));
   assert_true(avma_history_commit(h, NULL));
   assert_int_equal(count(h, "agent_log"), 2);
+}
+
+/* The report's typed rows: each query's selection and order, log records read back as rows
+ * whatever their shape, and a query that cannot run. */
+static void ev_at(AvmaHistory *h, gint64 t, const char *vm, const char *n, gint64 until) {
+  g_autoptr(JsonObject) o = json_object_new();
+  g_autofree char *ts = avma_time_format(t), *us = until ? avma_time_format(until) : g_strdup("");
+  json_object_set_string_member(o, "time", ts);
+  json_object_set_int_member(o, "event_id", 12310);
+  json_object_set_string_member(o, "notification", n);
+  json_object_set_string_member(o, "vm", vm);
+  json_object_set_string_member(o, "vm_uuid", "");
+  json_object_set_string_member(o, "guest_version", "2022");
+  json_object_set_string_member(o, "guest_edition", "Standard");
+  json_object_set_string_member(o, "granted_until", us);
+  assert_true(avma_history_add_event(h, o, NULL, NULL));
+}
+
+static void test_typed_rows(void **state) {
+  Fixture *f = *state;
+  g_autoptr(AvmaHistory) h = avma_history_open_write(f->db, NULL);
+  assert_non_null(h);
+  const gint64 m = 1772323200;                                 /* 2026-03-01 */
+  ev_at(h, m - 10 * 86400, "a", "AVMA Success", m + 86400);    /* superseded by the next */
+  ev_at(h, m - 5 * 86400, "a", "AVMA Success", m + 2 * 86400); /* in force at m */
+  ev_at(h, m - 4 * 86400, "b", "AVMA Success", m - 86400);     /* expired before m */
+  ev_at(h, m - 3 * 86400, "c", "Activation Denied", 0);        /* not a grant */
+  ev_at(h, m + 50, "b", "Invalid Host", 0);
+  ev_at(h, m + 10, "b", "AVMA Success", m + 7 * 86400);          /* logged later, earlier time */
+  ev_at(h, m + 40 * 86400, "b", "AVMA Success", m + 47 * 86400); /* after the period */
+
+  g_autoptr(GError) err = NULL;
+  AvmaHistoryEventRow e;
+  AvmaHistoryRows *rows = avma_history_grants_in_force(h, m, &err);
+  assert_true(avma_history_next_event(rows, &e));
+  assert_string_equal(e.vm, "a");
+  assert_int_equal(e.time, m - 5 * 86400);
+  assert_int_equal(e.granted_until, m + 2 * 86400);
+  assert_int_equal(e.notification, AVMA_NOTIFY_SUCCESS);
+  assert_string_equal(e.guest_version, "2022");
+  assert_false(avma_history_next_event(rows, &e));
+  assert_true(avma_history_rows_finish(rows, &err));
+
+  rows = avma_history_events_between(h, m, m + 31 * 86400, &err);
+  assert_true(avma_history_next_event(rows, &e));
+  assert_int_equal(e.time, m + 10); /* by time, not by record order */
+  assert_true(avma_history_next_event(rows, &e));
+  assert_int_equal(e.notification, AVMA_NOTIFY_INVALID_HOST);
+  assert_int_equal(e.granted_until, 0);
+  assert_string_equal(e.vm_uuid, "");
+  assert_false(avma_history_next_event(rows, &e));
+  assert_true(avma_history_rows_finish(rows, &err));
+
+  assert_true(avma_history_add_vm_state(h, m - 1, "a", "", TRUE, "t", NULL));
+  assert_true(avma_history_add_vm_state(h, m + 5, "a", "", FALSE, "t", NULL));
+  AvmaHistoryStateRow s;
+  rows = avma_history_states_before(h, m + 5, &err);
+  assert_true(avma_history_next_state(rows, &s));
+  assert_true(s.running);
+  assert_false(avma_history_next_state(rows, &s));
+  assert_true(avma_history_rows_finish(rows, &err));
+
+  AvmaHostFacts hf = {"hv", "id", 2, 8, 2, 32, "sysfs"};
+  assert_true(avma_history_record_host_facts(h, m, &hf, NULL));
+  AvmaHistoryFactsRow fr;
+  rows = avma_history_host_facts_all(h, &err);
+  assert_true(avma_history_next_facts(rows, &fr));
+  assert_string_equal(fr.facts.source, "sysfs");
+  assert_int_equal(fr.facts.cpus, 32);
+  assert_false(avma_history_next_facts(rows, &fr));
+  assert_true(avma_history_rows_finish(rows, &err));
+
+  /* Pending log records as rows: a mangled line is skipped, wrong types read as empty, an
+   * unknown notification as -1, a time that does not parse as 0. */
+  g_autofree char *lic = g_build_filename(f->dir, "licence-history.jsonl", NULL);
+  append(f->log, "{\"time\":\"2026-03-02T00:00:00Z\",\"notification\":\"avma success\","
+                 "\"vm\":7,\"vm_uuid\":null,\"guest_version\":2022,\"granted_until\":\"soon\"}\n"
+                 "not json\n[1]\n"
+                 "{\"time\":\"yesterday\",\"notification\":\"Invalid Data\",\"vm\":\"x\"}\n");
+  append(lic, "{\"time\":\"2026-03-03T00:00:00Z\",\"event_id\":12311,\"version\":\"2022\","
+              "\"edition\":\"Datacenter\",\"activated\":\"yes\",\"set_by\":{}}\n");
+  rows = avma_history_pending_rows(h, AVMA_HISTORY_LOG_EVENTS, f->log, &err);
+  assert_true(avma_history_next_event(rows, &e));
+  assert_int_equal(e.time, m + 86400);
+  assert_string_equal(e.vm, "");
+  assert_string_equal(e.vm_uuid, "");
+  assert_string_equal(e.guest_version, "");
+  assert_int_equal(e.notification, -1);
+  assert_int_equal(e.granted_until, 0);
+  assert_true(avma_history_next_event(rows, &e));
+  assert_int_equal(e.time, 0);
+  assert_int_equal(e.notification, AVMA_NOTIFY_INVALID_DATA);
+  assert_false(avma_history_next_event(rows, &e));
+  assert_true(avma_history_rows_finish(rows, &err));
+  AvmaHistoryLicenceRow l;
+  rows = avma_history_pending_rows(h, AVMA_HISTORY_LOG_LICENCE, lic, &err);
+  assert_true(avma_history_next_licence(rows, &l));
+  assert_int_equal(l.time, m + 2 * 86400);
+  assert_string_equal(l.version, "2022");
+  assert_false(l.activated);
+  assert_string_equal(l.set_by, "");
+  assert_false(avma_history_next_licence(rows, &l));
+  assert_true(avma_history_rows_finish(rows, &err));
+
+  /* A query that cannot run: NULL with its error; finish then fails without touching it. */
+  assert_int_equal(sqlite3_exec(avma_history_db(h), "DROP TABLE vm_facts", NULL, NULL, NULL),
+                   SQLITE_OK);
+  rows = avma_history_vcpus_all(h, &err);
+  assert_null(rows);
+  assert_non_null(err);
+  AvmaHistoryVcpusRow v;
+  assert_false(avma_history_next_vcpus(rows, &v));
+  g_autoptr(GError) again = NULL;
+  assert_false(avma_history_rows_finish(rows, &again));
+  assert_null(again);
+  g_clear_error(&err);
+  /* A missing log has no pending rows. */
+  g_autofree char *none = g_build_filename(f->dir, "missing.jsonl", NULL);
+  rows = avma_history_pending_rows(h, AVMA_HISTORY_LOG_EVENTS, none, &err);
+  assert_non_null(rows);
+  assert_false(avma_history_next_event(rows, &e));
+  assert_true(avma_history_rows_finish(rows, &err));
 }
 
 int main(void) {
@@ -302,6 +433,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_running_and_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta_and_facts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_rows, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

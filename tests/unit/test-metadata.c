@@ -11,6 +11,13 @@
 
 #include "metadata.h"
 
+/* The metadata of a record as logged (the typed event read back from its JSON). */
+static char *xml_of(JsonObject *ev, const char *host_name) {
+  g_auto(AvmaHostEvent) typed;
+  avma_host_event_from_json(ev, &typed);
+  return avma_metadata_xml(&typed, host_name);
+}
+
 static JsonObject *decision(void) {
   JsonObject *ev = json_object_new();
   json_object_set_int_member(ev, "event_id", 12310);
@@ -44,7 +51,7 @@ static char *field(xmlDoc *doc, const char *name) {
 static void test_fields(void **state) {
   (void)state;
   g_autoptr(JsonObject) ev = decision();
-  g_autofree char *xml = avma_metadata_xml(ev, "hv<1>");
+  g_autofree char *xml = xml_of(ev, "hv<1>");
   xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "m.xml", NULL, XML_PARSE_NONET);
   assert_non_null(doc);
   xmlNode *root = xmlDocGetRootElement(doc);
@@ -82,7 +89,7 @@ static void test_fields(void **state) {
 static void test_missing_members(void **state) {
   (void)state;
   g_autoptr(JsonObject) ev = json_object_new();
-  g_autofree char *xml = avma_metadata_xml(ev, NULL);
+  g_autofree char *xml = xml_of(ev, NULL);
   xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "m.xml", NULL, XML_PARSE_NONET);
   assert_non_null(doc);
   g_autofree char *gu = field(doc, "granted-until");

@@ -454,6 +454,113 @@ static void test_days(void **state) {
   assert_int_equal(avma_report_month_start(2026, 13), T(1, 1, 0) + 365 * DAY);
 }
 
+/* ---- records the store does not hold yet, and hostile text ---------------------------------- */
+
+static void write_file(const char *path, const char *text) {
+  assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+/* The logs' records beyond the store count as the store's would; what cannot be read does not
+ * count, whatever its shape. */
+static void test_pending_logs(void **state) {
+  Fixture *f = *state;
+  g_autofree char *events = g_build_filename(f->dir, "events.jsonl", NULL);
+  g_autofree char *licence = g_build_filename(f->dir, "licence-history.jsonl", NULL);
+  write_file(
+      events,
+      /* a success, and a line cut by a crash with the next record glued to it */
+      "{\"time\":\"2026-03-02T00:00:00Z\",\"notification\":\"AVMA Success\",\"vm\":\"fox\","
+      "\"vm_uuid\":\"\",\"guest_version\":\"2022\",\"guest_edition\":\"Standard\","
+      "\"granted_until\":\"2026-03-09T00:00:00Z\"}\n"
+      "{\"time\":\"2026-03-05T00:0{\"time\":\"2026-03-05T00:00:00Z\",\"notification\":"
+      "\"Invalid Host\",\"vm\":\"fox\",\"vm_uuid\":\"\",\"guest_version\":\"2022\","
+      "\"guest_edition\":\"Standard\",\"granted_until\":\"\"}\n"
+      /* not JSON, not an object, a notification in the wrong case, no time */
+      "not json {\n[1,2]\n\n"
+      "{\"time\":\"2026-03-03T00:00:00Z\",\"notification\":\"avma success\",\"vm\":\"fox\"}\n"
+      "{\"time\":\"garbage\",\"notification\":\"Activation Denied\",\"vm\":\"golf\"}\n"
+      /* members of the wrong type read as empty: an unnamed VM, an unknown product */
+      "{\"time\":\"2026-03-04T00:00:00Z\",\"notification\":\"Activation Denied\",\"vm\":7,"
+      "\"vm_uuid\":null,\"guest_version\":2025,\"guest_edition\":[]}\n"
+      /* after the month, and a grant from before it that expired before it began */
+      "{\"time\":\"2026-04-02T00:00:00Z\",\"notification\":\"AVMA Success\",\"vm\":\"hotel\","
+      "\"guest_version\":\"2022\",\"granted_until\":\"2026-04-09T00:00:00Z\"}\n"
+      "{\"time\":\"2026-02-01T00:00:00Z\",\"notification\":\"AVMA Success\",\"vm\":\"india\","
+      "\"guest_version\":\"2022\",\"granted_until\":\"2026-02-08T00:00:00Z\"}\n");
+  write_file(licence, "{\"time\":\"2026-01-10T00:00:00Z\",\"event_id\":12311,\"version\":\"2022\","
+                      "\"edition\":\"Datacenter\",\"activated\":true,\"set_by\":\"root\"}\n"
+                      "{\"time\":\"2026-03-10T00:00:00Z\",\"event_id\":12311,\"version\":\"2022\","
+                      "\"edition\":\"Datacenter\",\"activated\":\"yes\",\"set_by\":7}\n"
+                      "{\"time\":\"2026-04-10T00:00:00Z\",\"event_id\":12311,\"version\":\"2022\","
+                      "\"edition\":\"Datacenter\",\"activated\":true,\"set_by\":\"root\"}\n");
+  g_autoptr(GError) err = NULL;
+  g_autoptr(AvmaHistory) mem = avma_history_open_memory(&err);
+  assert_non_null(mem);
+  g_autoptr(AvmaReportData) d = avma_report_data_new();
+  assert_true(avma_report_load(mem, events, licence, T(3, 1, 0), T(4, 1, 0), d, &err));
+  g_autoptr(AvmaReport) r = avma_report_build(d, 2026, 3, T(6, 1, 0), &err);
+  assert_non_null(r);
+  assert_int_equal(r->total.attempts[AVMA_NOTIFY_SUCCESS], 1);
+  assert_int_equal(r->total.attempts[AVMA_NOTIFY_INVALID_HOST], 1);
+  assert_int_equal(r->total.attempts[AVMA_NOTIFY_DENIED], 1);
+  assert_int_equal(r->total.attempts[AVMA_NOTIFY_INVALID_DATA], 0);
+  assert_int_equal(r->vms->len, 2);
+  const AvmaReportVm *fox = vm(r, "fox");
+  assert_non_null(fox);
+  assert_string_equal(fox->products, "2022 Standard");
+  assert_int_equal(fox->attempts[AVMA_NOTIFY_SUCCESS], 1);
+  const AvmaReportVm *unnamed = vm(r, "");
+  assert_non_null(unnamed);
+  assert_int_equal(unnamed->attempts[AVMA_NOTIFY_DENIED], 1);
+  assert_int_equal(group(r, "", "")->attempts[AVMA_NOTIFY_DENIED], 1);
+  /* the March change says "activated" in a way that does not count: not activated from then */
+  assert_int_equal(r->licence_changes->len, 1);
+  assert_string_equal(((AvmaReportLicenceChange *)r->licence_changes->pdata[0])->set_by, "");
+  assert_false(r->licence_activated);
+  assert_int_equal(r->not_activated->len, 1);
+  assert_int_equal(g_array_index(r->not_activated, AvmaReportInterval, 0).start, T(3, 10, 0));
+}
+
+/* Names are whatever libvirt and the logs say: every format keeps them apart from its syntax. */
+static void test_hostile_text(void **state) {
+  (void)state;
+  g_autoptr(AvmaReportData) d = avma_report_data_new();
+  const char *name = "a\"b\\c\nd\x01,e \xc3\xa9";
+  AvmaHistoryStateRow run = {.time = T(3, 2, 0), .vm = name, .vm_uuid = "", .running = TRUE};
+  avma_report_data_add_state(d, &run);
+  AvmaHistoryEventRow ok = {.time = T(3, 2, 0),
+                            .vm = name,
+                            .vm_uuid = "",
+                            .notification = AVMA_NOTIFY_SUCCESS,
+                            .guest_version = "2022",
+                            .guest_edition = "Standard",
+                            .granted_until = T(3, 2, 12)};
+  avma_report_data_add_event(d, &ok);
+  AvmaHistoryEventRow odd = ok;
+  odd.notification = 42; /* not a notification: counts nowhere */
+  avma_report_data_add_event(d, &odd);
+  g_autoptr(GError) err = NULL;
+  g_autoptr(AvmaReport) r = avma_report_build(d, 2026, 3, T(6, 1, 0), &err);
+  assert_non_null(r);
+  assert_int_equal(r->total.attempts[AVMA_NOTIFY_SUCCESS], 1);
+  g_autofree char *json = avma_report_to_json(r);
+  g_autofree char *csv = avma_report_to_csv(r);
+  g_autofree char *text = avma_report_to_text(r);
+  assert_non_null(strstr(json, "\"vm\": \"a\\\"b\\\\c\\u000ad\\u0001,e \xc3\xa9\""));
+  assert_non_null(strstr(json, "\"vcpus\": null"));
+  assert_non_null(strstr(json, "\"licence_changes\": []"));
+  assert_non_null(strstr(json, "\"vm_days_licensed\": 0.50"));
+  assert_non_null(strstr(csv, "\r\nvm,2026-03,\"a\"\"b\\c\nd\x01,e \xc3\xa9\",,2022 Standard,,"));
+  assert_non_null(strstr(text, "Licence               not set"));
+  /* and JSON reads back to the same name */
+  g_autoptr(JsonParser) p = json_parser_new();
+  assert_true(json_parser_load_from_data(p, json, -1, NULL));
+  JsonObject *root = json_node_get_object(json_parser_get_root(p));
+  JsonObject *row = json_array_get_object_element(json_object_get_array_member(root, "vms"), 0);
+  assert_string_equal(json_object_get_string_member(row, "vm"), name);
+  assert_true(json_object_get_null_member(row, "vcpus"));
+}
+
 int main(void) {
   g_setenv("TZ", "Pacific/Auckland", TRUE); /* months are UTC whatever the local zone */
   const struct CMUnitTest tests[] = {
@@ -461,6 +568,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_february, setup, teardown),
       cmocka_unit_test_setup_teardown(test_month_to_date, setup, teardown),
       cmocka_unit_test_setup_teardown(test_formats_agree, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pending_logs, setup, teardown),
+      cmocka_unit_test(test_hostile_text),
       cmocka_unit_test(test_days),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

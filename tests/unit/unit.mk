@@ -17,6 +17,8 @@ UNIT_GLIB += session
 UNIT_GLIB += history report
 # durable writes: modes, symlinks, temp names (issue #17)
 UNIT_GLIB += fsutil
+# host agent: typed host events, removable observers, one VM identity (issue #16)
+UNIT_GLIB += host-event
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
@@ -35,6 +37,7 @@ $(UNIT_GLIB_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(UNIT_GLIB_LIBS) \
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS) cmocka) -Ihost-agent -Iguest-agent \
 	  -MMD -MP -o $@ $< $(UNIT_GLIB_LIBS) $(LDFLAGS_EXTRA) $(call pc_libs,$(HOST_PKGS) cmocka)
+
 
 # Run every binary even after a failure, then fail if any did.
 .PHONY: unit
