@@ -13,12 +13,14 @@ while read -r id; do
   name=${id#AVMA_KEY_}
   [[ $name == _COUNT ]] && continue
   if [[ -z ${known[$name]:-} ]]; then echo "schema-usage: $id is not in $schema"; bad=1; fi
-done < <(grep -ohE 'AVMA_KEY_[A-Za-z0-9_]+' $srcs | sort -u)
+done < <(grep -ohE '(^|[^"A-Za-z0-9_])AVMA_KEY_[A-Za-z0-9_]+' $srcs | grep -oE 'AVMA_KEY_[A-Za-z0-9_]+' |
+  sort -u) # a string such as the journal field "AVMA_KEY_LAST5" is not a key identifier
 # Literal keys handed to the raw builders (GET/DELETE key lists, stored records).
 while read -r lit; do
   [[ -z ${known[$lit]:-} ]] && { echo "schema-usage: key \"$lit\" is not in $schema"; bad=1; }
 done < <(grep -ohE 'avma_record_(list_add_raw\([^,]+,[^,]+|str\([^,]+), *"[^"]+"' $srcs |
   sed -E 's/.*"([^"]+)"$/\1/' | sort -u)
-n=$(grep -ohE 'AVMA_KEY_[A-Za-z0-9_]+' $srcs | sort -u | wc -l)
+n=$(grep -ohE '(^|[^"A-Za-z0-9_])AVMA_KEY_[A-Za-z0-9_]+' $srcs | grep -oE 'AVMA_KEY_[A-Za-z0-9_]+' |
+  sort -u | wc -l)
 ((bad == 0)) && echo "schema-usage: all $n keys used in code are in the schema"
 exit $bad
