@@ -51,11 +51,21 @@ GLIB_OBJ := $(GLIB_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/gen/kvp-schema.o: $(BUILD)/gen/kvp-schema.c $(BUILD)/gen/kvp-schema.h
 	$(CC) $(BASE_CFLAGS) -c -o $@ $<
 $(PURE_OBJ): CFLAGS_MOD :=
-$(GLIB_OBJ): CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS))
+$(GLIB_OBJ): CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS)) -Iguest-agent/core
 
 $(BUILD)/libavma-pure.a: $(PURE_OBJ)
 	ar rcs $@ $^
-$(BUILD)/libavma-common.a: $(GLIB_OBJ)
+# msg.c wraps the core's wire.c, so the common library carries wire.o for the host agent too.
+$(BUILD)/libavma-common.a: $(GLIB_OBJ) $(BUILD)/guest-agent/core/wire.o
+	ar rcs $@ $^
+
+# ---- portable guest core -----------------------------------------------------------------------
+# Plain C11 without glib, like the pure modules: the Windows guest agent compiles the same files.
+GCORE_SRC := $(wildcard guest-agent/core/*.c)
+GCORE_OBJ := $(GCORE_SRC:%.c=$(BUILD)/%.o)
+$(GCORE_OBJ): CFLAGS_MOD := -Iguest-agent/core
+$(BUILD)/libavma-gcore.a: $(GCORE_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
 # ---- host agent --------------------------------------------------------------------------------
@@ -80,10 +90,13 @@ GUEST_LIB_SRC := $(filter-out guest-agent/guestd.c guest-agent/guest-cli.c, \
                    $(wildcard guest-agent/*.c))
 GUEST_LIB_OBJ := $(GUEST_LIB_SRC:%.c=$(BUILD)/%.o)
 $(GUEST_LIB_OBJ) $(BUILD)/guest-agent/guestd.o $(BUILD)/guest-agent/guest-cli.o: \
-  CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS)) -Iguest-agent
+  CFLAGS_MOD := $(call pc_cflags,$(GLIB_PKGS)) -Iguest-agent -Iguest-agent/core
+# Rebuilt from scratch: a module that moved to the core (activation.c) must not linger in it.
 $(BUILD)/libavma-guest.a: $(GUEST_LIB_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
-GUEST_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
+GUEST_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-gcore.a $(BUILD)/libavma-common.a \
+              $(BUILD)/libavma-pure.a
 $(BUILD)/avma-guestd: $(BUILD)/guest-agent/guestd.o $(GUEST_LIBS)
 	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(GLIB_PKGS))
 $(BUILD)/avma-guest: $(BUILD)/guest-agent/guest-cli.o $(GUEST_LIBS)

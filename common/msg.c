@@ -1,5 +1,7 @@
-/* msg: building and parsing record-list messages. */
+/* msg: building and parsing record-list messages: GLib wrappers over the core's wire.c. */
 #include "msg.h"
+
+#include "wire.h"
 
 #include <string.h>
 
@@ -54,21 +56,16 @@ GBytes *avma_msg_build(AvmaMsgType type, guint8 flags, guint32 session, guint32 
   g_autofree AvmaRecord *recs = g_new0(AvmaRecord, n ? n : 1);
   for (guint i = 0; i < n; i++)
     recs[i] = avma_record_list_get(l, i);
-  g_autofree guint8 *payload = g_malloc(AVMA_FRAME_MAX_PAYLOAD);
-  size_t plen = 0;
-  AvmaKvpStatus st = avma_records_encode(recs, n, payload, AVMA_FRAME_MAX_PAYLOAD, &plen);
-  if (st != AVMA_KVP_OK) {
-    g_set_error(error, AVMA_MSG_ERROR_DOMAIN,
-                st == AVMA_KVP_NO_SPACE ? AVMA_MSG_ERROR_TOO_BIG : AVMA_MSG_ERROR_RECORDS,
-                "cannot encode %u records: %s", n, avma_kvp_status_name(st));
-    return NULL;
-  }
   guint8 *frame = g_malloc(AVMA_FRAME_MAX_SIZE);
-  size_t flen =
-      avma_frame_encode(type, flags, session, seq, payload, plen, frame, AVMA_FRAME_MAX_SIZE);
-  if (!flen) {
+  size_t flen = 0;
+  char why[160];
+  AvmaWireStatus st = avma_wire_build(type, flags, session, seq, recs, n, frame,
+                                      AVMA_FRAME_MAX_SIZE, &flen, why, sizeof why);
+  if (st != AVMA_WIRE_OK) {
     g_free(frame);
-    g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_TOO_BIG, "cannot encode frame");
+    g_set_error_literal(error, AVMA_MSG_ERROR_DOMAIN,
+                        st == AVMA_WIRE_TOO_BIG ? AVMA_MSG_ERROR_TOO_BIG : AVMA_MSG_ERROR_RECORDS,
+                        why);
     return NULL;
   }
   return g_bytes_new_take(g_realloc(frame, flen), flen);
@@ -76,27 +73,18 @@ GBytes *avma_msg_build(AvmaMsgType type, guint8 flags, guint32 session, guint32 
 
 gboolean avma_msg_parse(const AvmaFrame *f, AvmaParseMode mode, AvmaRecord *out, size_t *n_out,
                         GError **error) {
-  AvmaKvpStatus st =
-      avma_records_decode(f->payload, f->payload_len, out, AVMA_KVP_MAX_RECORDS, n_out);
-  if (st != AVMA_KVP_OK) {
-    g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_RECORDS, "bad records: %s",
-                avma_kvp_status_name(st));
+  static const AvmaWireMode modes[] = {
+      [AVMA_PARSE_FROM_HOST] = AVMA_WIRE_FROM_HOST,
+      [AVMA_PARSE_FROM_GUEST] = AVMA_WIRE_FROM_GUEST,
+      [AVMA_PARSE_KEYS] = AVMA_WIRE_KEYS,
+  };
+  char why[200];
+  AvmaWireStatus st = avma_wire_parse(f, modes[mode], out, n_out, why, sizeof why);
+  if (st != AVMA_WIRE_OK) {
+    g_set_error_literal(error, AVMA_MSG_ERROR_DOMAIN,
+                        st == AVMA_WIRE_SCHEMA ? AVMA_MSG_ERROR_SCHEMA : AVMA_MSG_ERROR_RECORDS,
+                        why);
     return FALSE;
-  }
-  for (size_t i = 0; i < *n_out; i++) {
-    AvmaSchemaStatus ss;
-    if (mode == AVMA_PARSE_KEYS)
-      ss = avma_schema_lookup(out[i].pool, out[i].key, out[i].key_len) ? AVMA_SCHEMA_OK
-                                                                       : AVMA_SCHEMA_UNKNOWN_KEY;
-    else
-      ss = avma_schema_validate(&out[i], mode == AVMA_PARSE_FROM_HOST ? AVMA_WRITER_HOST
-                                                                      : AVMA_WRITER_GUEST);
-    if (ss != AVMA_SCHEMA_OK) {
-      g_set_error(error, AVMA_MSG_ERROR_DOMAIN, AVMA_MSG_ERROR_SCHEMA, "record %.*s (%s): %s",
-                  (int)MIN(out[i].key_len, 64), out[i].key, avma_pool_name(out[i].pool),
-                  avma_schema_status_name(ss));
-      return FALSE;
-    }
   }
   return TRUE;
 }

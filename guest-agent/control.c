@@ -1,6 +1,7 @@
 /* control: the daemon's local control socket and its client. */
 #include "control.h"
 
+#include "core/agent.h"
 #include "policy.h"
 
 #include <gio/gio.h>
@@ -57,11 +58,10 @@ static void handle(Client *c, JsonObject *req) {
   g_autofree char *msg = NULL;
   if (!strcmp(verb, "ato")) {
     AvmaGuestState *s = avma_guest_state(g);
-    if (!s->key || !s->key_is_avma) {
+    const char *why = avma_agent_cannot_activate(s);
+    if (why) {
       json_object_set_boolean_member(o, "ok", FALSE);
-      json_object_set_string_member(o, "error",
-                                    s->key ? "the installed key is not an AVMA key"
-                                           : "no key installed: run avma-guest ipk KEY");
+      json_object_set_string_member(o, "error", why);
       reply(c, o);
       return;
     }

@@ -1,9 +1,10 @@
 /* exchange: one guest-initiated protocol exchange (HELLO, then requests in order), as logic with
- * no I/O: it produces frames to send and consumes decoded frames. The caller owns the port and
+ * no I/O: a GLib face on the core's xchg.c (the rules live there). The caller owns the port and
  * the timeout. */
 #pragma once
 #include <glib.h>
 
+#include "core/xchg.h"
 #include "frame.h"
 #include "msg.h"
 #include "policy.h"
@@ -18,8 +19,8 @@ typedef enum {
 
 typedef struct {
   AvmaNotification notification;
-  char *reason_code;
-  char *reason;
+  const char *reason_code;
+  const char *reason;
   AvmaRecordList *host_items; /* HELLO_REPLY records; NULL when none came */
   AvmaRecordList *reply;      /* ACTIVATE_REPLY records; NULL when none came */
 } AvmaExchangeResult;
@@ -29,8 +30,9 @@ AvmaExchange *avma_exchange_new(guint32 session, const char *agent_version);
 void avma_exchange_free(AvmaExchange *ex);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaExchange, avma_exchange_free)
 
-/* Queue requests after HELLO. ACTIVATE's reply decides the notification; without one, the
- * exchange succeeds when every request was acknowledged. */
+/* Queue requests after HELLO (takes records; at most AVMA_XCHG_MAX_STEPS - 1). ACTIVATE's reply
+ * decides the notification; without one, the exchange succeeds when every request was
+ * acknowledged. */
 void avma_exchange_add(AvmaExchange *ex, AvmaMsgType type, AvmaRecordList *records);
 
 /* The frame for the current step (HELLO first). */

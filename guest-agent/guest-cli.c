@@ -154,7 +154,7 @@ static int verb_ato(Ctx *c) {
   if (!g)
     return fail("ato: %s", err->message);
   AvmaGuestState *s = avma_guest_state(g);
-  if (!s->key)
+  if (!*s->key)
     return fail("ato: no key installed: run avma-guest ipk KEY first");
   if (!s->key_is_avma)
     return fail("ato: the installed key is not an AVMA key; install one with avma-guest ipk KEY");
@@ -184,7 +184,7 @@ static JsonObject *status_json(Ctx *c, AvmaGuestState *s, gint64 now) {
   JsonObject *o = json_object_new();
   char buf[128];
   char last5[6] = "";
-  if (s->key)
+  if (*s->key)
     avma_key_last5(s->key, last5);
   json_object_set_string_member(o, "license_status", avma_guest_state_status(s, now));
   json_object_set_string_member(o, "product", product_of(c, s, buf, sizeof buf));
@@ -227,7 +227,7 @@ static int verb_dlv(Ctx *c, gboolean short_form) {
   const char *prod = json_object_get_string_member(o, "product");
   printf("Name: %s\n", *prod ? prod : "(no product key installed)");
   printf("Partial Product Key: %s\n",
-         s->key ? json_object_get_string_member(o, "partial_key") : "(none)");
+         *s->key ? json_object_get_string_member(o, "partial_key") : "(none)");
   printf("License Status: %s\n", avma_guest_state_status(s, now));
   if (s->licensed && s->granted_until > now) {
     g_autofree char *left = avma_duration_words(s->granted_until - now);
@@ -235,7 +235,7 @@ static int verb_dlv(Ctx *c, gboolean short_form) {
   }
   if (short_form)
     return 0;
-  printf("Product key type: %s\n", !s->key ? "-" : s->key_is_avma ? "AVMA" : "other (not AVMA)");
+  printf("Product key type: %s\n", !*s->key ? "-" : s->key_is_avma ? "AVMA" : "other (not AVMA)");
   printf("Last attempt: %s %s\n", json_object_get_string_member(o, "last_attempt"),
          *s->last_notification ? s->last_notification : "(none yet)");
   if (*s->last_reason)
@@ -269,7 +269,7 @@ static int verb_xpr(Ctx *c) {
   }
   if (!lic) {
     printf("The machine is not activated%s.\n",
-           !s->key           ? " (no key installed: avma-guest ipk KEY)"
+           !*s->key          ? " (no key installed: avma-guest ipk KEY)"
            : !s->key_is_avma ? " by AVMA (the installed key is not an AVMA key)"
                              : " (run avma-guest ato, or see avma-guest dlv)");
     return 0;

@@ -11,7 +11,7 @@ void avma_guest_config_free(AvmaGuestConfig *c) {
   g_free(c);
 }
 
-static gboolean get_secs(GKeyFile *kf, const char *key, gint64 min, gint64 *out, GError **error) {
+static gboolean get_secs(GKeyFile *kf, const char *key, gint64 min, int64_t *out, GError **error) {
   if (!g_key_file_has_key(kf, "timing", key, NULL))
     return TRUE;
   g_autoptr(GError) local = NULL;
@@ -29,11 +29,7 @@ AvmaGuestConfig *avma_guest_config_load(const char *config_path, const char *sta
                                         const char *port, GError **error) {
   g_autoptr(AvmaGuestConfig) c = g_new0(AvmaGuestConfig, 1);
   c->journal = AVMA_JOURNAL_AUTO;
-  c->timing.request_timeout = 10;
-  c->timing.renew_interval = 24 * 3600;
-  c->timing.retry_initial = 60;
-  c->timing.retry_max = 120 * 60;
-  c->timing.presence_interval = 2;
+  avma_timing_defaults(&c->timing);
 
   g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_GUEST_DEFAULT_CONFIG;

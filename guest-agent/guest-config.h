@@ -4,20 +4,13 @@
 #include <glib.h>
 
 #include "catalogue.h"
+#include "core/schedule.h" /* AvmaTiming */
 #include "events.h"
 #include "schema.h"
 
 #define AVMA_GUEST_DEFAULT_CONFIG "/etc/avma/guest.conf"
 #define AVMA_GUEST_DEFAULT_STATE "/var/lib/avma-guest"
 #define AVMA_GUEST_DEFAULT_PORT "/dev/virtio-ports/" AVMA_CHANNEL_NAME
-
-typedef struct {
-  gint64 request_timeout;   /* s: no valid answer by then ends the attempt */
-  gint64 renew_interval;    /* s: renew this long after a success */
-  gint64 retry_initial;     /* s: first retry after a failure */
-  gint64 retry_max;         /* s: cap of the exponential back-off */
-  gint64 presence_interval; /* s: how often to look for the host while an attempt waits */
-} AvmaTiming;
 
 typedef struct {
   char *state_dir;

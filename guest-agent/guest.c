@@ -1,8 +1,10 @@
-/* guest: the guest agent's runtime. */
+/* guest: the guest agent's runtime: port, timers, state file and event log around the core's
+ * exchange (core/xchg.c) and decisions (core/agent.c). */
 #include "guest.h"
 
 #include "activation.h"
 #include "channel.h"
+#include "core/agent.h"
 #include "events.h"
 #include "fsutil.h"
 #include "intrinsic.h"
@@ -32,7 +34,8 @@ struct AvmaGuest {
   AvmaDecoder *dec;
   gboolean host_gone; /* the channel stopped: wait for POLLHUP to clear */
 
-  AvmaExchange *ex; /* the exchange in progress */
+  AvmaProduct image; /* the configured product (UNKNOWN parts: the key decides) */
+  AvmaXchg *ex;      /* the exchange in progress */
   OpKind op;
   gboolean sent;  /* frames of ex went out on the current connection */
   guint ex_timer; /* request timeout */
@@ -57,6 +60,8 @@ AvmaGuest *avma_guest_new(const AvmaGuestConfig *config, GError **error) {
   AvmaGuest *g = g_new0(AvmaGuest, 1);
   g->config = config;
   g->state = g_steal_pointer(&st);
+  g->image.version = config->product_version;
+  g->image.edition = config->product_edition;
   g_autofree char *path = avma_guest_state_path(config, "events.jsonl");
   g->log = avma_event_log_new(path, config->journal);
   g->fd = -1;
@@ -72,6 +77,14 @@ static void clear_source(guint *id) {
   }
 }
 
+static void free_exchange(AvmaXchg *x) {
+  if (!x)
+    return;
+  avma_xchg_clear(x);
+  g_free(x);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaXchg, free_exchange)
+
 static void close_port(AvmaGuest *g) {
   g_clear_pointer(&g->ch, avma_channel_free); /* closes fd */
   g->fd = -1;
@@ -86,7 +99,7 @@ void avma_guest_free(AvmaGuest *g) {
   clear_source(&g->sched_timer);
   avma_intrinsic_unwatch(g->intrinsic_watch);
   close_port(g);
-  avma_exchange_free(g->ex);
+  free_exchange(g->ex);
   avma_guest_state_free(g->state);
   avma_event_log_free(g->log);
   g_array_unref(g->waiters);
@@ -122,11 +135,16 @@ gboolean avma_guest_open_port(AvmaGuest *g, GError **error) {
 }
 
 static void send_current(AvmaGuest *g) {
-  g_autoptr(GBytes) b = avma_exchange_current_frame(g->ex);
-  if (!b || !g->ch)
+  if (!g->ch)
     return;
-  gsize len;
-  const guint8 *d = g_bytes_get_data(b, &len);
+  g_autofree guint8 *d = g_malloc(AVMA_FRAME_MAX_SIZE);
+  char why[160];
+  size_t len = avma_xchg_frame(g->ex, d, AVMA_FRAME_MAX_SIZE, why, sizeof why);
+  if (!len) {
+    if (*why)
+      g_warning("cannot build the request: %s", why);
+    return;
+  }
   g_autoptr(GError) err = NULL;
   if (!avma_channel_write(g->ch, d, len, &err))
     g_warning("cannot queue request: %s", err->message);
@@ -204,7 +222,7 @@ static void on_stop(AvmaChannel *ch, AvmaChannelEvent ev, const GError *error, g
   if (g->ex) {
     /* Whatever was sent may be lost: start over with a new session when the host is back. */
     if (g->sent)
-      avma_exchange_restart(g->ex, new_session());
+      avma_xchg_restart(g->ex, new_session());
     g->sent = FALSE;
     wait_for_host(g);
   }
@@ -214,19 +232,37 @@ static void on_stop(AvmaChannel *ch, AvmaChannelEvent ev, const GError *error, g
 
 static void finish_exchange(AvmaGuest *g);
 
-static void on_frame(AvmaGuest *g, const AvmaFrame *f) {
+/* What the decode loop's callbacks see: the decoder they run on may be dropped under them (the
+ * exchange ended and the next one reopened the port). */
+typedef struct {
+  AvmaGuest *g;
+  AvmaDecoder *dec;
+} ReadCtx;
+
+static bool on_frame(const AvmaFrame *f, void *user) {
+  ReadCtx *c = user;
+  AvmaGuest *g = c->g;
   if (!g->ex)
-    return; /* nothing asked: stale bytes of an earlier session */
-  switch (avma_exchange_on_frame(g->ex, f)) {
-  case AVMA_EXCHANGE_CONTINUE:
+    return true; /* nothing asked: stale bytes of an earlier session */
+  switch (avma_xchg_on_frame(g->ex, f)) {
+  case AVMA_XCHG_CONTINUE:
     send_current(g);
     break;
-  case AVMA_EXCHANGE_DONE:
+  case AVMA_XCHG_DONE:
     finish_exchange(g);
     break;
-  case AVMA_EXCHANGE_IGNORED:
+  case AVMA_XCHG_IGNORED:
     break;
   }
+  return g->dec == c->dec;
+}
+
+static bool on_noise(const AvmaDecError *e, void *user) {
+  ReadCtx *c = user;
+  (void)e;
+  if (c->g->ex)
+    avma_xchg_on_noise(c->g->ex);
+  return true;
 }
 
 static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer user) {
@@ -236,22 +272,8 @@ static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer use
     g->dec = g_new(AvmaDecoder, 1);
     avma_decoder_init(g->dec);
   }
-  while (g->dec) {
-    size_t took = avma_decoder_feed(g->dec, data, len);
-    data += took;
-    len -= took;
-    AvmaFrame f;
-    AvmaDecError e;
-    AvmaDecStatus st;
-    while (g->dec && (st = avma_decoder_next(g->dec, &f, &e)) != AVMA_DEC_NEED_MORE) {
-      if (st == AVMA_DEC_FRAME)
-        on_frame(g, &f);
-      else if (g->ex)
-        avma_exchange_on_noise(g->ex);
-    }
-    if (len == 0)
-      break;
-  }
+  ReadCtx c = {g, g->dec};
+  avma_decode_stream(g->dec, data, len, on_frame, on_noise, &c);
   if (g->dec && avma_decoder_pending(g->dec) == 0)
     g_clear_pointer(&g->dec, g_free);
 }
@@ -260,69 +282,62 @@ static gboolean on_ex_timeout(gpointer data) {
   AvmaGuest *g = data;
   g->ex_timer = 0;
   if (g->ex) {
-    avma_exchange_on_timeout(g->ex);
+    avma_xchg_on_timeout(g->ex);
     finish_exchange(g);
   }
   return G_SOURCE_REMOVE;
 }
 
+/* The intrinsic items as the core's record list. */
+static void intrinsic_records(AvmaRecs *out) {
+  g_autoptr(AvmaRecordList) l = avma_intrinsic_collect();
+  for (guint i = 0; i < avma_record_list_len(l); i++) {
+    AvmaRecord r = avma_record_list_get(l, i);
+    if (!avma_recs_add_raw(out, r.pool, r.key, r.key_len, r.value, r.value_len))
+      g_error("out of memory");
+  }
+}
+
 static void start_exchange(AvmaGuest *g, OpKind op) {
   g->op = op;
-  g->ex = avma_exchange_new(new_session(), AVMA_VERSION);
+  g->ex = g_new0(AvmaXchg, 1);
+  avma_xchg_init(g->ex, new_session(), AVMA_VERSION);
   g->sent = FALSE;
+  AvmaRecs r;
+  avma_recs_init(&r);
   if (op == OP_CLEAR) {
-    avma_exchange_add(g->ex, AVMA_MSG_DELETE, NULL); /* none named: drop all we published */
+    avma_xchg_add(g->ex, AVMA_MSG_DELETE, NULL); /* none named: drop all we published */
   } else {
-    avma_exchange_add(g->ex, AVMA_MSG_SET, avma_intrinsic_collect());
-    AvmaRecordList *req = avma_record_list_new();
-    AvmaVersion v = g->config->product_version ? g->config->product_version : g->state->key_version;
-    AvmaEdition e = g->config->product_edition ? g->config->product_edition : g->state->key_edition;
-    avma_record_list_add(req, AVMA_KEY_AvmaKey, g->state->key);
-    if (v)
-      avma_record_list_add(req, AVMA_KEY_AvmaProductVersion, avma_version_name(v));
-    if (e)
-      avma_record_list_add(req, AVMA_KEY_AvmaProductEdition, avma_edition_name(e));
-    avma_exchange_add(g->ex, AVMA_MSG_ACTIVATE, req);
+    intrinsic_records(&r);
+    avma_xchg_add(g->ex, AVMA_MSG_SET, &r);
+    if (!avma_agent_activate_request(g->state, &g->image, &r))
+      g_error("out of memory");
+    avma_xchg_add(g->ex, AVMA_MSG_ACTIVATE, &r);
   }
   g->ex_timer = g_timeout_add((guint)(g->config->timing.request_timeout * 1000), on_ex_timeout, g);
   pump(g);
 }
 
-static const char *item(AvmaRecordList *l, AvmaKeyId id) {
-  if (!l)
-    return NULL;
-  for (guint i = 0; i < avma_record_list_len(l); i++) {
-    AvmaRecord r = avma_record_list_get(l, i);
-    if (avma_record_key_is(&r, avma_key_name(id)))
-      return r.value;
-  }
-  return NULL;
-}
-
-static void set_str(char **dst, const char *v) {
-  g_free(*dst);
-  *dst = g_strdup(v ? v : "");
-}
-
 static void log_12309(AvmaGuest *g, AvmaNotification n, const char *code, const char *reason) {
   AvmaGuestState *s = g->state;
+  /* The same members, in the same order, as the core's avma_evline_12309 (the Windows agent's
+   * writer; test-gcore checks they agree). */
   g_autoptr(JsonObject) ev = avma_event_new(AVMA_EVENT_GUEST, n);
   json_object_set_string_member(ev, "reason", reason ? reason : "");
   json_object_set_string_member(ev, "reason_code", code ? code : "");
-  json_object_set_string_member(ev, "vm", s->vm_name ? s->vm_name : "");
-  json_object_set_string_member(ev, "vm_uuid", s->vm_id ? s->vm_id : "");
+  json_object_set_string_member(ev, "vm", s->vm_name);
+  json_object_set_string_member(ev, "vm_uuid", s->vm_id);
   json_object_set_string_member(ev, "guest_id", s->guest_id);
-  AvmaVersion v = g->config->product_version ? g->config->product_version : s->key_version;
-  AvmaEdition e = g->config->product_edition ? g->config->product_edition : s->key_edition;
-  json_object_set_string_member(ev, "guest_version", v ? avma_version_name(v) : "");
-  json_object_set_string_member(ev, "guest_edition", e ? avma_edition_name(e) : "");
+  AvmaProduct p = avma_agent_product(s, &g->image);
+  json_object_set_string_member(ev, "guest_version", p.version ? avma_version_name(p.version) : "");
+  json_object_set_string_member(ev, "guest_edition", p.edition ? avma_edition_name(p.edition) : "");
   char last5[6] = "";
-  if (s->key)
+  if (*s->key)
     avma_key_last5(s->key, last5);
   json_object_set_string_member(ev, "key_last5", last5);
-  json_object_set_string_member(ev, "host_version", s->host_version ? s->host_version : "");
-  json_object_set_string_member(ev, "host_id", s->host_id ? s->host_id : "");
-  json_object_set_string_member(ev, "host_name", s->host_name ? s->host_name : "");
+  json_object_set_string_member(ev, "host_version", s->host_version);
+  json_object_set_string_member(ev, "host_id", s->host_id);
+  json_object_set_string_member(ev, "host_name", s->host_name);
   g_autofree char *until = avma_time_format(s->licensed ? s->granted_until : 0);
   json_object_set_string_member(ev, "granted_until", until);
   g_autofree char *msg =
@@ -341,56 +356,21 @@ static void run_waiters(AvmaGuest *g, GArray *waiters, AvmaNotification n, const
   }
 }
 
-static void finish_activate(AvmaGuest *g, const AvmaExchangeResult *r) {
-  AvmaGuestState *s = g->state;
-  gint64 now = avma_now();
-  s->last_attempt = now;
-  set_str(&s->last_notification, avma_notification_name(r->notification));
-  set_str(&s->last_reason, r->reason);
-  if (r->host_items) {
-    set_str(&s->host_name, item(r->host_items, AVMA_KEY_HostName));
-    set_str(&s->vm_name, item(r->host_items, AVMA_KEY_VirtualMachineName));
-    set_str(&s->vm_id, item(r->host_items, AVMA_KEY_VirtualMachineId));
-  }
-  if (r->reply) {
-    set_str(&s->host_id, item(r->reply, AVMA_KEY_AvmaHostId));
-    set_str(&s->host_version, item(r->reply, AVMA_KEY_AvmaHostVersion));
-  }
-  if (r->notification == AVMA_NOTIFY_SUCCESS) {
-    /* Validity is the host's grant measured on the host's clock, applied to ours: a skewed
-     * guest clock neither shortens nor stretches it. */
-    gint64 until = 0, at = 0;
-    const char *u = item(r->reply, AVMA_KEY_AvmaGrantedUntil);
-    const char *a = item(r->reply, AVMA_KEY_AvmaActivationTime);
-    gint64 validity = 0;
-    if (u && a && avma_time_parse(u, &until) && avma_time_parse(a, &at) && until > at)
-      validity = until - at;
-    s->licensed = validity > 0;
-    s->granted_until = now + validity;
-    s->last_success = now;
-    s->published = TRUE;
-    s->failures = 0;
-    avma_schedule_success(&g->sched, &g->config->timing, now, s->granted_until);
-  } else {
-    s->failures++;
-    avma_schedule_failure(&g->sched, &g->config->timing, now);
-  }
+static void finish_activate(AvmaGuest *g, const AvmaXchgResult *r) {
+  avma_agent_apply_result(g->state, &g->sched, &g->config->timing, r, avma_now());
   log_12309(g, r->notification, r->reason_code, r->reason);
   save_state(g);
   run_waiters(g, g->waiters, r->notification, r->reason);
 }
 
-static void finish_clear(AvmaGuest *g, const AvmaExchangeResult *r) {
-  if (r->notification == AVMA_NOTIFY_SUCCESS) {
-    g->state->pending_clear = FALSE;
-    g->state->published = FALSE;
+static void finish_clear(AvmaGuest *g, const AvmaXchgResult *r) {
+  gboolean ok = r->notification == AVMA_NOTIFY_SUCCESS;
+  avma_agent_clear_done(g->state, &g->sched, &g->config->timing, ok, avma_now());
+  if (ok) {
     save_state(g);
     g_message("published KVP data removed from the host");
-    if (!g->state->key_is_avma)
-      avma_schedule_idle(&g->sched);
   } else {
     g_message("could not remove published KVP data yet: %s", r->reason);
-    avma_schedule_failure(&g->sched, &g->config->timing, avma_now());
   }
   run_waiters(g, g->clear_waiters, r->notification, r->reason);
 }
@@ -398,8 +378,8 @@ static void finish_clear(AvmaGuest *g, const AvmaExchangeResult *r) {
 static void finish_exchange(AvmaGuest *g) {
   clear_source(&g->ex_timer);
   clear_source(&g->presence_timer);
-  g_autoptr(AvmaExchange) ex = g_steal_pointer(&g->ex);
-  const AvmaExchangeResult *r = avma_exchange_result(ex);
+  g_autoptr(AvmaXchg) ex = g_steal_pointer(&g->ex);
+  const AvmaXchgResult *r = avma_xchg_result(ex);
   if (g->op == OP_ACTIVATE)
     finish_activate(g, r);
   else
@@ -418,9 +398,8 @@ static void kick(AvmaGuest *g) {
   if (!g->want_activate)
     return;
   g->want_activate = FALSE;
-  if (!g->state->key || !g->state->key_is_avma) {
-    const char *why = g->state->key ? "the installed key is not an AVMA key"
-                                    : "no key installed: run avma-guest ipk KEY";
+  const char *why = avma_agent_cannot_activate(g->state);
+  if (why) {
     run_waiters(g, g->waiters, AVMA_NOTIFY_DENIED, why);
     return;
   }
@@ -453,16 +432,9 @@ static gboolean on_schedule(gpointer data) {
   AvmaGuest *g = data;
   g->sched_timer = 0;
   gint64 now = avma_now();
-  if (avma_schedule_expire(&g->sched, now)) {
-    g->state->licensed = FALSE;
-    g_autofree char *at = avma_time_format(g->state->granted_until);
-    g_autofree char *why = g_strdup_printf(
-        "licence validity ended at %s without a renewal; last attempt: %s (%s)", at,
-        *g->state->last_notification ? g->state->last_notification : "none", g->state->last_reason);
-    AvmaNotification n = AVMA_NOTIFY_INVALID_HOST;
-    (void)avma_notification_parse(g->state->last_notification, &n);
-    if (n == AVMA_NOTIFY_SUCCESS)
-      n = AVMA_NOTIFY_INVALID_HOST;
+  AvmaNotification n;
+  char why[AVMA_GSTATE_REASON + 128];
+  if (avma_agent_expire(g->state, &g->sched, now, &n, why, sizeof why)) {
     log_12309(g, n, "expired", why);
     save_state(g);
   }
@@ -519,84 +491,33 @@ void avma_guest_start_daemon(AvmaGuest *g) {
 /* ---- keys ------------------------------------------------------------------------------------ */
 
 gboolean avma_guest_install_key(AvmaGuest *g, const char *key, char **message, GError **error) {
-  char norm[64];
-  if (!avma_key_normalise(key, norm, sizeof norm) || !avma_key_syntax_valid(norm)) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                "'%s' is not a product key: expected five groups of five characters like "
-                "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
-                key);
+  char msg[512], why[512];
+  bool activate = false;
+  if (!avma_agent_install_key(g->state, &g->sched, &g->image, key, avma_now(), &activate, msg,
+                              sizeof msg, why, sizeof why)) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, why);
     return FALSE;
   }
-  AvmaGuestState *s = g->state;
-  const AvmaCatalogueEntry *e = avma_catalogue_lookup(norm);
-  const AvmaGuestConfig *c = g->config;
-  if (e && ((c->product_version && c->product_version != e->version) ||
-            (c->product_edition && c->product_edition != e->edition))) {
-    AvmaVersion v = c->product_version ? c->product_version : e->version;
-    AvmaEdition ed = c->product_edition ? c->product_edition : e->edition;
-    const AvmaCatalogueEntry *right = avma_catalogue_find(v, ed);
-    g_set_error(
-        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "key %s is for %s %s, but this image is %s %s%s%s", norm, avma_version_display(e->version),
-        avma_edition_display(e->edition), avma_version_display(v), avma_edition_display(ed),
-        right ? ": its AVMA key is " : " (no AVMA key exists for it)", right ? right->key : "");
+  if (!avma_guest_state_save(g->state, g->config->state_dir, error))
     return FALSE;
-  }
-  gboolean was_published = s->published || s->pending_clear;
-  g_free(s->key);
-  s->key = g_strdup(norm);
-  s->key_is_avma = e != NULL;
-  s->key_version = e ? e->version : AVMA_VERSION_UNKNOWN;
-  s->key_edition = e ? e->edition : AVMA_EDITION_UNKNOWN;
-  s->key_installed_at = avma_now();
-  s->licensed = FALSE;
-  s->granted_until = 0;
-  s->failures = 0;
-  if (!e) {
-    /* As in Windows, another product key replaces the AVMA key: AVMA stops and the KVP data it
-     * published must go (brief section 7). */
-    s->pending_clear = was_published;
-    avma_schedule_idle(&g->sched);
-  }
-  if (!avma_guest_state_save(s, c->state_dir, error))
-    return FALSE;
-  if (e) {
-    *message = g_strdup_printf("Installed AVMA key for %s %s (partial key %s).",
-                               avma_version_display(e->version), avma_edition_display(e->edition),
-                               norm + 24);
-    if (g->daemon) {
-      g->want_activate = TRUE;
-      kick(g);
-    }
-  } else {
-    *message = g_strdup_printf(
-        "Installed product key %s, which is not an AVMA key: AVMA "
-        "activation stops%s.",
-        norm + 24, s->pending_clear ? " and its KVP data is removed from the host" : "");
+  *message = g_strdup(msg);
+  if (!activate) {
+    kick(g); /* a pending KVP clear */
+  } else if (g->daemon) {
+    g->want_activate = TRUE;
     kick(g);
   }
   return TRUE;
 }
 
 gboolean avma_guest_uninstall_key(AvmaGuest *g, char **message, GError **error) {
-  AvmaGuestState *s = g->state;
-  if (!s->key) {
-    *message = g_strdup("No product key was installed.");
-    return TRUE;
-  }
-  gboolean was_published = s->published || s->pending_clear;
-  g_clear_pointer(&s->key, g_free);
-  s->key_is_avma = FALSE;
-  s->key_version = AVMA_VERSION_UNKNOWN;
-  s->key_edition = AVMA_EDITION_UNKNOWN;
-  s->licensed = FALSE;
-  s->granted_until = 0;
-  s->pending_clear = was_published;
-  avma_schedule_idle(&g->sched);
-  if (!avma_guest_state_save(s, g->config->state_dir, error))
+  char msg[256];
+  gboolean had_key = *g->state->key != '\0';
+  avma_agent_uninstall_key(g->state, &g->sched, msg, sizeof msg);
+  if (had_key && !avma_guest_state_save(g->state, g->config->state_dir, error))
     return FALSE;
-  *message = g_strdup_printf("Product key uninstalled%s.",
-                             s->pending_clear ? "; its KVP data is removed from the host" : "");
-  kick(g);
+  *message = g_strdup(msg);
+  if (had_key)
+    kick(g);
   return TRUE;
 }

@@ -12,7 +12,9 @@ FUZZ_SMOKE_RUNS ?= 2000
 FUZZ_CI_SECONDS ?= 60
 # Targets that link glib (and the agent modules they exercise).
 FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson
-FUZZ_TARGETS := frame kvp schema key $(FUZZ_GLIB_TARGETS)
+# Targets of the portable guest core (guest-agent/core): pure C11 like the common modules.
+FUZZ_GCORE_TARGETS := xchg gstate jsonflat
+FUZZ_TARGETS := frame kvp schema key $(FUZZ_GCORE_TARGETS) $(FUZZ_GLIB_TARGETS)
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz-%)
 # Compiled from source with clang (not the gcc-built library) so coverage and sanitizers reach
@@ -35,6 +37,9 @@ FUZZ_MAXLEN_domxml := 16384
 FUZZ_MAXLEN_licence := 4096
 FUZZ_MAXLEN_eventlog := 16384
 FUZZ_MAXLEN_vmsjson := 16384
+FUZZ_MAXLEN_xchg := 40000
+FUZZ_MAXLEN_gstate := 16384
+FUZZ_MAXLEN_jsonflat := 16384
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
             $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
@@ -43,11 +48,22 @@ $(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_SRC) $(BUILD)/gen/kvp-schema.h $(
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
 
+# The guest core targets: the pure sources plus the core's, still no glib.
+FUZZ_GCORE_SRC := $(wildcard guest-agent/core/*.c)
+define fuzz_gcore_rule
+$(FUZZ_DIR)/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FUZZ_SRC) $(FUZZ_GCORE_SRC) $(BUILD)/gen/kvp-schema.h \
+                       $(wildcard common/*.h guest-agent/core/*.h)
+	@mkdir -p $$(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest-agent/core -o $$@ $$< $(FUZZ_SRC) $(FUZZ_GCORE_SRC)
+endef
+$(foreach t,$(FUZZ_GCORE_TARGETS),$(eval $(call fuzz_gcore_rule,$(t))))
+
 # The glib targets: compiled from source with clang too (sanitizers and coverage reach the agent
 # code), linked with the libraries pkg-config names.
-FUZZ_GLIB_SRC := $(FUZZ_SRC) $(GLIB_SRC)
+# msg.c wraps the guest core's wire.c.
+FUZZ_GLIB_SRC := $(FUZZ_SRC) $(GLIB_SRC) guest-agent/core/wire.c
 FUZZ_SRC_hostconf := host-agent/host-config.c
-FUZZ_SRC_guestconf := guest-agent/guest-config.c
+FUZZ_SRC_guestconf := guest-agent/guest-config.c guest-agent/core/schedule.c
 FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/host-event.c
 FUZZ_SRC_domxml := host-agent/domxml.c
@@ -55,7 +71,7 @@ FUZZ_SRC_licence := host-agent/licence.c host-agent/host-event.c
 FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/session.c host-agent/host-event.c
 FUZZ_PKGS_domxml := libxml-2.0
-FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent -Itests/fuzz \
+FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent -Iguest-agent/core -Itests/fuzz \
                    $(call pc_cflags,$(GLIB_PKGS) libxml-2.0)
 define fuzz_glib_rule
 $(FUZZ_DIR)/fuzz-$(1): tests/fuzz/fuzz-$(1).c $(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)) \
@@ -77,6 +93,7 @@ $(FUZZ_DIR)/make-seeds: tests/fuzz/make-seeds.c $(FUZZ_SRC) $(BUILD)/gen/kvp-sch
 FUZZ_COV_DIR := $(FUZZ_DIR)/cov
 FUZZ_COV_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer -fprofile-instr-generate \
                    -fcoverage-mapping -I$(BUILD)/gen -Icommon -Ihost-agent -Iguest-agent \
+                   -Iguest-agent/core \
                    -Itests/fuzz $(call pc_cflags,$(GLIB_PKGS) libxml-2.0)
 FUZZ_COVERS_frame := common/frame.c
 FUZZ_COVERS_kvp := common/kvp.c
@@ -90,11 +107,15 @@ FUZZ_COVERS_domxml := host-agent/domxml.c
 FUZZ_COVERS_licence := host-agent/licence.c
 FUZZ_COVERS_eventlog := common/events.c
 FUZZ_COVERS_vmsjson := host-agent/vmview.c
+FUZZ_COVERS_xchg := guest-agent/core/xchg.c guest-agent/core/wire.c guest-agent/core/agent.c
+FUZZ_COVERS_gstate := guest-agent/core/gstate.c guest-agent/core/rfc3339.c
+FUZZ_COVERS_jsonflat := guest-agent/core/evline.c
 fuzz_empty :=
 fuzz_space := $(fuzz_empty) $(fuzz_empty)
 # target=file:file... for each target, for the shell loop below.
 FUZZ_COVERS_TABLE = $(foreach t,$(FUZZ_TARGETS),$(t)=$(subst $(fuzz_space),:,$(strip $(FUZZ_COVERS_$(t)))))
-fuzz_cov_src = $(if $(filter $(1),$(FUZZ_GLIB_TARGETS)),$(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)),$(FUZZ_SRC))
+fuzz_cov_src = $(if $(filter $(1),$(FUZZ_GLIB_TARGETS)),$(FUZZ_GLIB_SRC) $(FUZZ_SRC_$(1)),$(FUZZ_SRC) \
+                 $(if $(filter $(1),$(FUZZ_GCORE_TARGETS)),$(FUZZ_GCORE_SRC)))
 $(FUZZ_COV_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_GLIB_SRC) $(BUILD)/gen/kvp-schema.h \
                         $(wildcard common/*.h host-agent/*.h guest-agent/*.h host-agent/*.c guest-agent/*.c)
 	@mkdir -p $(@D)

@@ -9,6 +9,8 @@ UNIT_GLIB :=
 # host agent: libvirt domain XML and metadata (issue #3)
 UNIT_GLIB += domxml metadata
 UNIT_GLIB += activation exchange channel
+# the portable guest core's guest.state text against GKeyFile, both ways (issue #20)
+UNIT_GLIB += gstate-compat
 # both daemons: main-loop life cycle and sd_notify (issue #7)
 UNIT_GLIB += daemon
 # host agent: per-guest limits (issue #9)
@@ -23,8 +25,8 @@ UNIT_GLIB += host-event
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
 UNIT_GLIB_BINS := $(UNIT_GLIB:%=$(UNIT_DIR)/test-%)
-UNIT_GLIB_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-host.a $(BUILD)/libavma-common.a \
-                  $(BUILD)/libavma-pure.a
+UNIT_GLIB_LIBS := $(BUILD)/libavma-guest.a $(BUILD)/libavma-gcore.a $(BUILD)/libavma-host.a \
+                  $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
 
 $(UNIT_PURE_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(BUILD)/libavma-pure.a \
                    $(BUILD)/gen/kvp-schema.h
@@ -36,12 +38,20 @@ $(UNIT_GLIB_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(UNIT_GLIB_LIBS) \
                    $(BUILD)/gen/kvp-schema.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS) cmocka) -Ihost-agent -Iguest-agent \
-	  -MMD -MP -o $@ $< $(UNIT_GLIB_LIBS) $(LDFLAGS_EXTRA) $(call pc_libs,$(HOST_PKGS) cmocka)
+	  -Iguest-agent/core -MMD -MP -o $@ $< $(UNIT_GLIB_LIBS) $(LDFLAGS_EXTRA) $(call pc_libs,$(HOST_PKGS) cmocka)
 
+# The portable guest core (issue #20): pure like the common modules, so its test links only
+# libavma-gcore.a, libavma-pure.a and cmocka.
+UNIT_GCORE_BINS := $(UNIT_DIR)/test-gcore
+$(UNIT_GCORE_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(BUILD)/libavma-gcore.a \
+                    $(BUILD)/libavma-pure.a $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,cmocka) -Iguest-agent/core -MMD -MP -o $@ $< \
+	  $(BUILD)/libavma-gcore.a $(BUILD)/libavma-pure.a $(LDFLAGS_EXTRA) $(call pc_libs,cmocka)
 
 # Run every binary even after a failure, then fail if any did.
 .PHONY: unit
-unit: $(UNIT_PURE_BINS) $(UNIT_GLIB_BINS)
+unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS)
 	@failed=""; \
 	for t in $^; do \
 	  echo "== $$t"; \
