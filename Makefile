@@ -124,6 +124,7 @@ include tests/lint.mk
 -include tests/e2e/e2e.mk
 -include tests/bench/bench.mk
 -include packaging/packaging.mk
+-include guest-agent/win32/windows.mk
 
 demo: deps
 	$(MAKE) build $(BUILD)/avma-portsim

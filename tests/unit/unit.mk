@@ -49,9 +49,17 @@ $(UNIT_GCORE_BINS): $(UNIT_DIR)/test-%: tests/unit/test-%.c $(BUILD)/libavma-gco
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,cmocka) -Iguest-agent/core -MMD -MP -o $@ $< \
 	  $(BUILD)/libavma-gcore.a $(BUILD)/libavma-pure.a $(LDFLAGS_EXTRA) $(call pc_libs,cmocka)
 
+# Windows guest agent: registry values to the declared product, a pure file built here too (#20)
+UNIT_WIN_BINS := $(UNIT_DIR)/test-product-map
+$(UNIT_DIR)/test-product-map: tests/unit/test-product-map.c guest-agent/win32/product-map.c \
+                              $(BUILD)/libavma-pure.a $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,cmocka) -Iguest-agent/core -Iguest-agent/win32 -o $@ \
+	  $(filter %.c,$^) $(BUILD)/libavma-pure.a $(LDFLAGS_EXTRA) $(call pc_libs,cmocka)
+
 # Run every binary even after a failure, then fail if any did.
 .PHONY: unit
-unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS)
+unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS)
 	@failed=""; \
 	for t in $^; do \
 	  echo "== $$t"; \
