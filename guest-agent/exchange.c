@@ -68,6 +68,8 @@ AvmaExchangeStatus avma_exchange_on_frame(AvmaExchange *ex, const AvmaFrame *f) 
     return AVMA_EXCHANGE_CONTINUE;
   case AVMA_XCHG_DONE:
     return AVMA_EXCHANGE_DONE;
+  case AVMA_XCHG_RETRY:
+    return AVMA_EXCHANGE_RETRY;
   case AVMA_XCHG_IGNORED:
     break;
   }

@@ -15,6 +15,7 @@ typedef enum {
   AVMA_EXCHANGE_CONTINUE, /* send avma_exchange_current_frame() next */
   AVMA_EXCHANGE_IGNORED,  /* not for this exchange (stale session, other seq): keep waiting */
   AVMA_EXCHANGE_DONE,     /* avma_exchange_result() is final */
+  AVMA_EXCHANGE_RETRY,    /* throttled: send the current frame again after the retry-after */
 } AvmaExchangeStatus;
 
 typedef struct {

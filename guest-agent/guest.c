@@ -40,6 +40,7 @@ struct AvmaGuest {
   gboolean sent;  /* frames of ex went out on the current connection */
   guint ex_timer; /* request timeout */
   guint presence_timer;
+  guint retry_timer; /* a throttled request waits to be sent again */
   guint sched_timer;
 
   gboolean want_activate;
@@ -96,6 +97,7 @@ void avma_guest_free(AvmaGuest *g) {
     return;
   clear_source(&g->ex_timer);
   clear_source(&g->presence_timer);
+  clear_source(&g->retry_timer);
   clear_source(&g->sched_timer);
   avma_intrinsic_unwatch(g->intrinsic_watch);
   close_port(g);
@@ -219,6 +221,7 @@ static void on_stop(AvmaChannel *ch, AvmaChannelEvent ev, const GError *error, g
   g_clear_pointer(&g->dec, g_free);
   if (g->ch)
     avma_channel_discard_output(g->ch);
+  clear_source(&g->retry_timer); /* the restart sends again anyway */
   if (g->ex) {
     /* Whatever was sent may be lost: start over with a new session when the host is back. */
     if (g->sent)
@@ -239,6 +242,16 @@ typedef struct {
   AvmaDecoder *dec;
 } ReadCtx;
 
+static gboolean on_retry(gpointer data) {
+  AvmaGuest *g = data;
+  g->retry_timer = 0;
+  if (g->ex && g->sent)
+    send_current(g); /* the same request, as the throttling host asked */
+  else
+    pump(g);
+  return G_SOURCE_REMOVE;
+}
+
 static bool on_frame(const AvmaFrame *f, void *user) {
   ReadCtx *c = user;
   AvmaGuest *g = c->g;
@@ -250,6 +263,10 @@ static bool on_frame(const AvmaFrame *f, void *user) {
     break;
   case AVMA_XCHG_DONE:
     finish_exchange(g);
+    break;
+  case AVMA_XCHG_RETRY:
+    clear_source(&g->retry_timer);
+    g->retry_timer = g_timeout_add(avma_xchg_retry_after_ms(g->ex), on_retry, g);
     break;
   case AVMA_XCHG_IGNORED:
     break;
@@ -378,6 +395,7 @@ static void finish_clear(AvmaGuest *g, const AvmaXchgResult *r) {
 static void finish_exchange(AvmaGuest *g) {
   clear_source(&g->ex_timer);
   clear_source(&g->presence_timer);
+  clear_source(&g->retry_timer);
   g_autoptr(AvmaXchg) ex = g_steal_pointer(&g->ex);
   const AvmaXchgResult *r = avma_xchg_result(ex);
   if (g->op == OP_ACTIVATE)

@@ -22,6 +22,8 @@ void avma_xchg_init(AvmaXchg *x, uint32_t session, const char *agent_version) {
   x->current = 0;
   x->heard = false;
   x->done = false;
+  x->throttled = false;
+  x->retry_after_ms = 0;
   for (size_t i = 0; i < AVMA_XCHG_MAX_STEPS; i++) {
     x->steps[i].type = AVMA_MSG_HELLO;
     avma_recs_init(&x->steps[i].records);
@@ -69,6 +71,28 @@ size_t avma_xchg_frame(AvmaXchg *x, uint8_t *out, size_t cap, char *why, size_t 
 void avma_xchg_restart(AvmaXchg *x, uint32_t session) {
   x->session = session;
   x->current = 0;
+  x->throttled = false;
+}
+
+uint32_t avma_xchg_retry_after_ms(const AvmaXchg *x) {
+  return x->retry_after_ms;
+}
+
+/* The host's ErrorRetryAfterMs (schema: uint, 10 digits at most), clamped. */
+static uint32_t retry_after(const AvmaRecord *recs, size_t n) {
+  size_t len = 0;
+  const char *v = avma_records_find(recs, n, AVMA_KEY_ErrorRetryAfterMs, &len);
+  if (!v || !len || len > 10)
+    return AVMA_XCHG_RETRY_DEFAULT_MS;
+  uint64_t ms = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return AVMA_XCHG_RETRY_DEFAULT_MS;
+    ms = ms * 10 + (uint64_t)(v[i] - '0');
+  }
+  if (ms < AVMA_XCHG_RETRY_MIN_MS)
+    return AVMA_XCHG_RETRY_MIN_MS;
+  return ms > AVMA_XCHG_RETRY_MAX_MS ? AVMA_XCHG_RETRY_MAX_MS : (uint32_t)ms;
 }
 
 static AvmaXchgStatus finish(AvmaXchg *x, AvmaNotification n, const char *code,
@@ -128,6 +152,12 @@ AvmaXchgStatus avma_xchg_on_frame(AvmaXchg *x, const AvmaFrame *f) {
     char code[64], msg[256], text[320]; /* ErrorMessage: at most 255 bytes */
     const char *c = value(recs, n, AVMA_KEY_ErrorCode, code, sizeof code);
     const char *m = value(recs, n, AVMA_KEY_ErrorMessage, msg, sizeof msg);
+    /* A throttle is back-pressure, not corrupted data: wait and send the same request again. */
+    if (c && !strcmp(c, "rate-limited")) {
+      x->throttled = true;
+      x->retry_after_ms = retry_after(recs, n);
+      return AVMA_XCHG_RETRY;
+    }
     snprintf(text, sizeof text, "host refused %s: %s", avma_msg_type_name(req),
              m ? m : "no reason given");
     return finish(x, AVMA_NOTIFY_INVALID_DATA, c ? c : "host-error", text);
@@ -138,6 +168,7 @@ AvmaXchgStatus avma_xchg_on_frame(AvmaXchg *x, const AvmaFrame *f) {
              avma_msg_type_name(f->type));
     return finish(x, AVMA_NOTIFY_INVALID_DATA, "reply-mismatch", text);
   }
+  x->throttled = false;
   bool copied = true;
   if (f->type == AVMA_MSG_HELLO_REPLY)
     copied = keep(&x->result.host_items, &x->result.has_host_items, recs, n);
@@ -166,7 +197,10 @@ void avma_xchg_on_noise(AvmaXchg *x) {
 void avma_xchg_on_timeout(AvmaXchg *x) {
   if (x->done)
     return;
-  if (x->heard)
+  if (x->throttled)
+    finish(x, AVMA_NOTIFY_INVALID_HOST, "rate-limited",
+           "the host was still rate-limiting this VM's requests when the timeout ended");
+  else if (x->heard)
     finish(x, AVMA_NOTIFY_INVALID_DATA, "no-valid-reply",
            "bytes came from the host but no valid reply before the timeout");
   else

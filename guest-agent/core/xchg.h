@@ -17,7 +17,15 @@ typedef enum {
   AVMA_XCHG_CONTINUE, /* send avma_xchg_frame() next */
   AVMA_XCHG_IGNORED,  /* not for this exchange (stale session, other seq): keep waiting */
   AVMA_XCHG_DONE,     /* avma_xchg_result() is final */
+  AVMA_XCHG_RETRY,    /* the host is throttling: send avma_xchg_frame() again (same step, same
+                       * seq) after avma_xchg_retry_after_ms(), unless the timeout comes first */
 } AvmaXchgStatus;
+
+/* Bounds on a host's retry-after: a hostile host cannot make the guest resend in a tight loop,
+ * nor silence it for long (the exchange's own timeout still ends it). */
+#define AVMA_XCHG_RETRY_MIN_MS 100u
+#define AVMA_XCHG_RETRY_MAX_MS 60000u
+#define AVMA_XCHG_RETRY_DEFAULT_MS 1000u
 
 typedef struct {
   AvmaNotification notification;
@@ -40,6 +48,8 @@ typedef struct {
   size_t n_steps, current;
   bool heard; /* any byte from the host since the exchange began */
   bool done;
+  bool throttled;          /* the last answer was a rate-limited refusal */
+  uint32_t retry_after_ms; /* its retry-after, clamped */
   AvmaXchgResult result;
 } AvmaXchg;
 
@@ -60,8 +70,10 @@ void avma_xchg_restart(AvmaXchg *x, uint32_t session);
 AvmaXchgStatus avma_xchg_on_frame(AvmaXchg *x, const AvmaFrame *f);
 /* Bytes arrived that were not a usable frame (garbage, bad frame). */
 void avma_xchg_on_noise(AvmaXchg *x);
-/* The deadline passed: Invalid Host (no-answer) if nothing at all came back, else Invalid Data
- * (no-valid-reply). */
+/* After AVMA_XCHG_RETRY: how long to wait before sending the same request again. */
+uint32_t avma_xchg_retry_after_ms(const AvmaXchg *x);
+/* The deadline passed: Invalid Host (no-answer) if nothing at all came back, Invalid Host
+ * (rate-limited) if the host was still throttling, else Invalid Data (no-valid-reply). */
 void avma_xchg_on_timeout(AvmaXchg *x);
 /* NULL until done. */
 const AvmaXchgResult *avma_xchg_result(const AvmaXchg *x);

@@ -187,6 +187,7 @@ static void on_port_lost(AvmaWinGuest *g, const char *what) {
            avma_win_error(g->port.last_error, msg, sizeof msg),
            (long long)g->cfg->timing.presence_interval);
   close_port(g);
+  g->retry_at = 0; /* the restart sends again anyway */
   if (g->ex_active) {
     if (g->sent)
       avma_xchg_restart(&g->x, avma_win_session_id());
@@ -253,6 +254,9 @@ static bool on_frame(const AvmaFrame *f, void *user) {
     break;
   case AVMA_XCHG_DONE:
     finish_exchange(g);
+    break;
+  case AVMA_XCHG_RETRY:
+    g->retry_at = GetTickCount64() + avma_xchg_retry_after_ms(&g->x);
     break;
   case AVMA_XCHG_IGNORED:
     break;
@@ -351,6 +355,7 @@ static void finish_exchange(AvmaWinGuest *g) {
     return;
   g->ex_active = false;
   g->presence_at = 0;
+  g->retry_at = 0;
   avma_wport_discard_output(&g->port); /* unsent frames of this exchange are stale now */
   /* The result lives in x: use it, then clear. */
   if (g->op == AVMA_WG_OP_ACTIVATE)
@@ -511,6 +516,10 @@ DWORD avma_wg_timeout(AvmaWinGuest *g) {
     DWORD d = until(g->presence_at, now);
     t = d < t ? d : t;
   }
+  if (g->retry_at) {
+    DWORD d = until(g->retry_at, now);
+    t = d < t ? d : t;
+  }
   if (g->addr_due) {
     DWORD d = until(g->addr_due, now);
     t = d < t ? d : t;
@@ -538,6 +547,13 @@ void avma_wg_tick(AvmaWinGuest *g) {
   if (g->presence_at && ms >= g->presence_at) {
     g->presence_at = 0;
     pump(g);
+  }
+  if (g->retry_at && ms >= g->retry_at) {
+    g->retry_at = 0;
+    if (g->ex_active && g->sent)
+      send_current(g); /* the same request, as the throttling host asked */
+    else
+      pump(g);
   }
   if (g->addr_due && ms >= g->addr_due) {
     g->addr_due = 0;

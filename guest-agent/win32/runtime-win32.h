@@ -48,6 +48,7 @@ struct AvmaWinGuest {
   AvmaWinOp op;
   uint64_t ex_deadline; /* GetTickCount64 ms */
   uint64_t presence_at; /* 0: no presence retry pending */
+  uint64_t retry_at;    /* 0: no throttled request to send again */
   uint8_t *frame;       /* AVMA_FRAME_MAX_SIZE scratch for outgoing frames */
 
   bool want_activate;

@@ -38,6 +38,14 @@ static bool on_frame(const AvmaFrame *f, void *user) {
     r->frames_sent++;
   } else if (st == AVMA_XCHG_DONE) {
     check(avma_xchg_result(r->x) != NULL);
+  } else if (st == AVMA_XCHG_RETRY) {
+    /* Whatever the host claims, the wait stays within bounds and the request still encodes. */
+    uint32_t ms = avma_xchg_retry_after_ms(r->x);
+    check(ms >= AVMA_XCHG_RETRY_MIN_MS && ms <= AVMA_XCHG_RETRY_MAX_MS);
+    check(avma_xchg_result(r->x) == NULL);
+    char why[160];
+    check(avma_xchg_frame(r->x, r->out, AVMA_FRAME_MAX_SIZE, why, sizeof why) > 0);
+    r->frames_sent++;
   }
   return true;
 }

@@ -528,6 +528,14 @@ static AvmaXchgStatus host_raw(AvmaXchg *x, AvmaMsgType type, uint32_t seq, cons
   return avma_xchg_on_frame(x, &d.f);
 }
 
+/* An ERROR frame for seq 1 with records encoded as given (values the schema may refuse). */
+static AvmaXchgStatus host_raw_recs(AvmaXchg *x, const AvmaRecord *recs, size_t n) {
+  static uint8_t payload[AVMA_FRAME_MAX_PAYLOAD];
+  size_t plen = 0;
+  assert_int_equal(avma_records_encode(recs, n, payload, sizeof payload, &plen), AVMA_KVP_OK);
+  return host_raw(x, AVMA_MSG_ERROR, 1, payload, plen);
+}
+
 static void activate_xchg(AvmaXchg *x) {
   avma_xchg_init(x, SESSION, "test");
   AvmaRecs r;
@@ -637,6 +645,71 @@ static void xchg_error_frames(void **st) {
   assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 2, NULL, 0), AVMA_XCHG_DONE);
   assert_string_equal(avma_xchg_result(&x)->reason_code, "host-error");
   assert_string_equal(avma_xchg_result(&x)->reason, "host refused ACTIVATE: no reason given");
+  avma_xchg_clear(&x);
+}
+
+/* A throttle is back-pressure: the same request again after the retry-after, not Invalid Data;
+ * still throttled at the timeout is Invalid Host rate-limited (brief section 6). */
+static void xchg_rate_limited(void **st) {
+  (void)st;
+  AvmaXchg x;
+  activate_xchg(&x);
+  static Decoded d;
+  AvmaRecord lim[] = {REC(AVMA_KEY_ErrorCode, "rate-limited"),
+                      REC(AVMA_KEY_ErrorMessage, "too many requests"),
+                      REC(AVMA_KEY_ErrorRetryAfterMs, "2500")};
+  assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 1, lim, 3), AVMA_XCHG_RETRY);
+  assert_null(avma_xchg_result(&x));
+  assert_int_equal(avma_xchg_retry_after_ms(&x), 2500);
+  sent_frame(&x, &d); /* the same HELLO, same seq */
+  assert_int_equal(d.f.type, AVMA_MSG_HELLO);
+  assert_int_equal(d.f.seq, 1);
+  assert_int_equal(host_says(&x, AVMA_MSG_HELLO_REPLY, SESSION, 1, NULL, 0), AVMA_XCHG_CONTINUE);
+  /* Throttled on ACTIVATE, then answered: the outcome is the answer. */
+  assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 2, lim, 3), AVMA_XCHG_RETRY);
+  sent_frame(&x, &d);
+  assert_int_equal(d.f.type, AVMA_MSG_ACTIVATE);
+  assert_int_equal(d.f.seq, 2);
+  AvmaRecord reply[] = {REC(AVMA_KEY_AvmaNotification, "AVMA Success")};
+  assert_int_equal(host_says(&x, AVMA_MSG_ACTIVATE_REPLY, SESSION, 2, reply, 1), AVMA_XCHG_DONE);
+  assert_int_equal(avma_xchg_result(&x)->notification, AVMA_NOTIFY_SUCCESS);
+  avma_xchg_clear(&x);
+
+  /* Still throttled when the timeout ends. */
+  activate_xchg(&x);
+  assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 1, lim, 3), AVMA_XCHG_RETRY);
+  avma_xchg_on_timeout(&x);
+  assert_int_equal(avma_xchg_result(&x)->notification, AVMA_NOTIFY_INVALID_HOST);
+  assert_string_equal(avma_xchg_result(&x)->reason_code, "rate-limited");
+  avma_xchg_clear(&x);
+
+  /* A hostile retry-after is clamped: never a tight loop, never a long silence. */
+  const struct {
+    const char *v;
+    uint32_t want;
+  } cases[] = {{"0", AVMA_XCHG_RETRY_MIN_MS},          {"5", AVMA_XCHG_RETRY_MIN_MS},
+               {"4294967295", AVMA_XCHG_RETRY_MAX_MS}, {"9999999999", AVMA_XCHG_RETRY_MAX_MS},
+               {"12x", AVMA_XCHG_RETRY_DEFAULT_MS},    {"", AVMA_XCHG_RETRY_DEFAULT_MS}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    activate_xchg(&x);
+    AvmaRecord one[] = {REC(AVMA_KEY_ErrorCode, "rate-limited"),
+                        REC(AVMA_KEY_ErrorRetryAfterMs, cases[i].v)};
+    AvmaXchgStatus got = host_raw_recs(&x, one, 2);
+    if (got == AVMA_XCHG_RETRY)
+      assert_int_equal(avma_xchg_retry_after_ms(&x), cases[i].want);
+    else /* a value the schema refuses makes the whole reply bad, which is fine too */
+      assert_int_equal(avma_xchg_result(&x)->notification, AVMA_NOTIFY_INVALID_DATA);
+    avma_xchg_clear(&x);
+  }
+  /* Without a retry-after: the default. */
+  activate_xchg(&x);
+  AvmaRecord bare[] = {REC(AVMA_KEY_ErrorCode, "rate-limited")};
+  assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 1, bare, 1), AVMA_XCHG_RETRY);
+  assert_int_equal(avma_xchg_retry_after_ms(&x), AVMA_XCHG_RETRY_DEFAULT_MS);
+  /* Any other error after a throttle still ends the exchange as before. */
+  AvmaRecord other[] = {REC(AVMA_KEY_ErrorCode, "bad-frame")};
+  assert_int_equal(host_says(&x, AVMA_MSG_ERROR, SESSION, 1, other, 1), AVMA_XCHG_DONE);
+  assert_int_equal(avma_xchg_result(&x)->notification, AVMA_NOTIFY_INVALID_DATA);
   avma_xchg_clear(&x);
 }
 
@@ -1096,6 +1169,7 @@ int main(void) {
       cmocka_unit_test(xchg_wrong_session_and_seq),
       cmocka_unit_test(xchg_wrong_type),
       cmocka_unit_test(xchg_error_frames),
+      cmocka_unit_test(xchg_rate_limited),
       cmocka_unit_test(xchg_bad_records),
       cmocka_unit_test(xchg_reply_without_notification),
       cmocka_unit_test(xchg_timeouts),

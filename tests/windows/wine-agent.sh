@@ -133,6 +133,19 @@ port vm1
 hostd vm1
 check "port back: reopened, activation succeeds" wait_for 15 '[ "$(gcount vm1 "AVMA Success")" -gt "$n1" ]'
 grep VmRSS "/proc/$AGENT_PID/status" | sed 's/^/# agent working set under Wine: /'
+
+# --- a throttling host: back-pressure, not Invalid Data (brief section 6) ----------------------
+stop_hostd
+cp "$T/host.conf" "$T/host.conf.orig"
+printf '[limits]\nactivation_burst=1\nactivations_per_minute=60\n' >>"$T/host.conf"
+hostd vm1
+fails=0
+for i in 1 2 3 4 5 6; do guest vm1 ato >/dev/null || fails=$((fails + 1)); done
+eq "throttled: 6 back-to-back ato over the pipe, none fails" "$fails" 0
+check "throttled: the host did refuse (rate-limited)" \
+  test "$(hev | jq '[.[] | select(.vm == "vm1" and .reason_code == "rate-limited")] | length')" -ge 1
+eq "throttled: no Invalid Data in the agent's log" "$(gcount vm1 "Invalid Data")" 0
+mv "$T/host.conf.orig" "$T/host.conf"
 stop_agent
 stop_hostd
 
