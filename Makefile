@@ -15,9 +15,12 @@ DEPS_PKGS := build-essential pkg-config libglib2.0-dev libjson-glib-dev libsyste
              socat jq procps psmisc bc clang-format git
 # sqlite3: the history tests read STATE/history.db as an auditor would.
 DEPS_PKGS += sqlite3
+# libsodium: Ed25519 signatures of the host's records (common/sign.c); minisign: the tests verify
+# signed reports with the stock tool, as an auditor would.
+DEPS_PKGS += libsodium-dev minisign
 
 PURE_PKGS :=
-GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd
+GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd libsodium
 HOST_PKGS := $(GLIB_PKGS) libvirt libvirt-glib-1.0 libvirt-gconfig-1.0 libxml-2.0 sqlite3
 TEST_PKGS := $(GLIB_PKGS) cmocka
 
