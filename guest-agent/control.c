@@ -1,6 +1,8 @@
 /* control: the daemon's local control socket and its client. */
 #include "control.h"
 
+#include "control-request.h"
+
 #include "core/agent.h"
 #include "policy.h"
 
@@ -8,8 +10,6 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <string.h>
-
-#define MAX_REQUEST 4096
 
 struct AvmaControl {
   AvmaGuest *guest;
@@ -50,36 +50,41 @@ static void on_attempt(AvmaGuest *g, AvmaNotification n, const char *reason, gpo
   reply(c, o);
 }
 
-static void handle(Client *c, JsonObject *req) {
-  AvmaGuest *g = c->ctl->guest;
-  const char *verb = json_object_get_string_member_with_default(req, "verb", "");
+static void reply_error(Client *c, const char *message) {
   g_autoptr(JsonObject) o = json_object_new();
+  json_object_set_boolean_member(o, "ok", FALSE);
+  json_object_set_string_member(o, "error", message);
+  reply(c, o);
+}
+
+static void handle(Client *c, const AvmaControlRequest *req) {
+  AvmaGuest *g = c->ctl->guest;
   g_autoptr(GError) err = NULL;
   g_autofree char *msg = NULL;
-  if (!strcmp(verb, "ato")) {
-    AvmaGuestState *s = avma_guest_state(g);
-    const char *why = avma_agent_cannot_activate(s);
-    if (why) {
-      json_object_set_boolean_member(o, "ok", FALSE);
-      json_object_set_string_member(o, "error", why);
-      reply(c, o);
-      return;
-    }
-    avma_guest_activate_now(g, on_attempt, c);
+  gboolean ok = FALSE;
+  switch (req->verb) {
+  case AVMA_CONTROL_ATO: {
+    const char *why = avma_agent_cannot_activate(avma_guest_state(g));
+    if (why)
+      reply_error(c, why);
+    else
+      avma_guest_activate_now(g, on_attempt, c);
     return;
   }
-  gboolean ok;
-  if (!strcmp(verb, "ipk"))
-    ok = avma_guest_install_key(g, json_object_get_string_member_with_default(req, "key", ""), &msg,
-                                &err);
-  else if (!strcmp(verb, "upk"))
+  case AVMA_CONTROL_IPK:
+    ok = avma_guest_install_key(g, req->key, &msg, &err);
+    break;
+  case AVMA_CONTROL_UPK:
     ok = avma_guest_uninstall_key(g, &msg, &err);
-  else {
-    ok = FALSE;
-    err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown verb '%s'", verb);
+    break;
   }
-  json_object_set_boolean_member(o, "ok", ok);
-  json_object_set_string_member(o, ok ? "message" : "error", ok ? msg : err->message);
+  if (!ok) {
+    reply_error(c, err ? err->message : "failed");
+    return;
+  }
+  g_autoptr(JsonObject) o = json_object_new();
+  json_object_set_boolean_member(o, "ok", TRUE);
+  json_object_set_string_member(o, "message", msg ? msg : "");
   reply(c, o);
 }
 
@@ -88,13 +93,18 @@ static void on_line(GObject *src, GAsyncResult *res, gpointer user) {
   gsize len = 0;
   g_autofree char *line =
       g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(src), res, &len, NULL);
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!line || len > MAX_REQUEST || !json_parser_load_from_data(p, line, (gssize)len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+  if (!line) {
     client_free(c);
     return;
   }
-  handle(c, json_node_get_object(json_parser_get_root(p)));
+  AvmaControlRequest req;
+  g_autoptr(GError) err = NULL;
+  if (!avma_control_request_parse(line, len, &req, &err)) {
+    reply_error(c, err->message);
+    return;
+  }
+  handle(c, &req);
+  avma_control_request_clear(&req);
 }
 
 static gboolean on_incoming(GSocketService *svc, GSocketConnection *conn, GObject *src,
@@ -105,7 +115,8 @@ static gboolean on_incoming(GSocketService *svc, GSocketConnection *conn, GObjec
   c->ctl = user;
   c->conn = g_object_ref(conn);
   c->in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
-  g_buffered_input_stream_set_buffer_size(G_BUFFERED_INPUT_STREAM(c->in), MAX_REQUEST + 2);
+  g_buffered_input_stream_set_buffer_size(G_BUFFERED_INPUT_STREAM(c->in),
+                                          AVMA_CONTROL_MAX_REQUEST + 2);
   g_data_input_stream_read_line_async(c->in, G_PRIORITY_DEFAULT, NULL, on_line, c);
   return TRUE;
 }

@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 2000
 FUZZ_CI_SECONDS ?= 60
 # Targets that link glib (and the agent modules they exercise).
-FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson
+FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson control
 # Targets of the portable guest core (guest-agent/core): pure C11 like the common modules.
 FUZZ_GCORE_TARGETS := xchg gstate jsonflat
 FUZZ_TARGETS := frame kvp schema key $(FUZZ_GCORE_TARGETS) $(FUZZ_GLIB_TARGETS)
@@ -40,6 +40,7 @@ FUZZ_MAXLEN_vmsjson := 16384
 FUZZ_MAXLEN_xchg := 40000
 FUZZ_MAXLEN_gstate := 16384
 FUZZ_MAXLEN_jsonflat := 16384
+FUZZ_MAXLEN_control := 5000
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
             $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
@@ -67,6 +68,7 @@ FUZZ_SRC_guestconf := guest-agent/guest-config.c guest-agent/core/schedule.c
 FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/host-event.c
 FUZZ_SRC_domxml := host-agent/domxml.c
+FUZZ_SRC_control := guest-agent/control-request.c
 FUZZ_SRC_licence := host-agent/licence.c host-agent/host-event.c
 FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/session.c host-agent/host-event.c
@@ -110,6 +112,7 @@ FUZZ_COVERS_vmsjson := host-agent/vmview.c
 FUZZ_COVERS_xchg := guest-agent/core/xchg.c guest-agent/core/wire.c guest-agent/core/agent.c
 FUZZ_COVERS_gstate := guest-agent/core/gstate.c guest-agent/core/rfc3339.c
 FUZZ_COVERS_jsonflat := guest-agent/core/evline.c
+FUZZ_COVERS_control := guest-agent/control-request.c
 fuzz_empty :=
 fuzz_space := $(fuzz_empty) $(fuzz_empty)
 # target=file:file... for each target, for the shell loop below.

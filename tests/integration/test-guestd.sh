@@ -30,6 +30,16 @@ check "dlv shows the AVMA client block" grep -q "Host Digital PID2" <<<"$(guest 
 guest boot1 ato >/dev/null; rc=$?
 eq "ato via the running daemon exits 0" "$rc" 0
 
+# --- malformed control requests get an error reply; the daemon stays up ---
+ctl() { printf '%s\n' "$1" | socat -t 5 - "UNIX-CONNECT:$T/g-boot1/control.sock"; }
+for req in '{"verb":null}' '{"verb":7}' '{"verb":{"a":1}}' '{"verb":"ipk"}' '{"verb":"ipk","key":[]}' \
+           '[1]' 'not json'; do
+  eq "control $req: error reply" "$(ctl "$req" | jq -r '.ok, (.error | length > 0)' | tr '\n' ' ')" "false true "
+done
+check "control: the daemon survived the malformed requests" kill -0 "$GUESTD_PID_boot1"
+guest boot1 ato >/dev/null; rc=$?
+eq "control: ato still works afterwards" "$rc" 0
+
 # --- expiry: the host stops renewing, the grant lapses, the guest says so ---
 licence 2022 Datacenter no
 check "expiry: 12309 with reason_code expired" \

@@ -19,6 +19,8 @@ UNIT_GLIB += session
 UNIT_GLIB += history report
 # durable writes: modes, symlinks, temp names (issue #17)
 UNIT_GLIB += fsutil
+# guest agent: control-socket requests (issue #17)
+UNIT_GLIB += control
 # host agent: typed host events, removable observers, one VM identity (issue #16)
 UNIT_GLIB += host-event
 
