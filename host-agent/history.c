@@ -1061,3 +1061,39 @@ gboolean avma_history_prune_step(AvmaHistory *h, gint64 cutoff, guint max_rows, 
   }
   return TRUE;
 }
+
+/* The latest decision of every VM, for the daemon's view after a restart. A VM's last decision
+ * that is not Invalid Data bounds the scan; the rows after it (Invalid Data decisions or protocol
+ * noise, told apart by avma_host_event_from_json) are few, and events_by_vm serves both. */
+GHashTable *avma_history_last_decisions(AvmaHistory *h, GError **error) {
+  sqlite3_stmt *st =
+      prepare(h,
+              "SELECT e.record FROM events e WHERE e.event_id = 12310 AND e.id >= "
+              "(SELECT coalesce(max(f.id), 0) FROM events f WHERE f.vm_key = e.vm_key AND "
+              "f.event_id = 12310 AND f.notification <> 'Invalid Data') ORDER BY e.id",
+              error);
+  if (!st)
+    return NULL;
+  GHashTable *out =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)avma_host_event_free);
+  g_autoptr(JsonParser) p = json_parser_new();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *rec = (const char *)sqlite3_column_text(st, 0);
+    if (!rec || !json_parser_load_from_data(p, rec, -1, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+      continue;
+    AvmaHostEvent ev;
+    avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &ev);
+    if (ev.kind == AVMA_HOST_EVENT_DECISION)
+      g_hash_table_insert(out, avma_vm_key(ev.vm, ev.vm_uuid), avma_host_event_copy(&ev));
+    avma_host_event_clear(&ev);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    g_hash_table_unref(out);
+    db_fail(h, "query last decisions", error);
+    return NULL;
+  }
+  return out;
+}

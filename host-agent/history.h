@@ -94,6 +94,9 @@ gboolean avma_event_filter_match(const AvmaEventFilter *f, const AvmaHostEvent *
 GHashTable *avma_history_running_vms(AvmaHistory *h, GError **error);
 /* Time of the latest 12310 record, 0 when none. */
 gint64 avma_history_last_event_time(AvmaHistory *h);
+/* The latest decision of every VM (not protocol-level records): avma_vm_key ->
+ * AvmaHostEvent*. Caller unrefs. */
+GHashTable *avma_history_last_decisions(AvmaHistory *h, GError **error);
 
 /* ---- typed rows (the compliance report) ------------------------------------------------------
  * Each query below returns an iterator (NULL with error set when the query cannot start).

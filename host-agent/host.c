@@ -38,7 +38,8 @@ struct AvmaHost {
   char *host_id;
   char *hostname;
   char *arch;
-  GHashTable *vms; /* avma_vm_key -> AvmaVm */
+  GHashTable *vms;      /* avma_vm_key -> AvmaVm */
+  GHashTable *restored; /* avma_vm_key -> AvmaHostEvent*: last decisions of VMs not seen yet */
   GArray *observers;
   guint next_id;
   guint notifying; /* depth of notifications running: removal only marks then */
@@ -93,6 +94,8 @@ void avma_host_free(AvmaHost *h) {
     g_warning("host freed with %u observer(s) still attached", h->observers->len);
   if (h->vms)
     g_hash_table_unref(h->vms);
+  if (h->restored)
+    g_hash_table_unref(h->restored);
   if (h->observers)
     g_array_unref(h->observers);
   avma_licence_cache_free(h->licence);
@@ -133,8 +136,31 @@ AvmaVm *avma_host_vm(AvmaHost *h, const char *name, const char *uuid) {
   vm->uuid = g_strdup(uuid ? uuid : "");
   for (int i = 0; i < AVMA_POOL__COUNT; i++)
     vm->pools[i] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  if (h->restored)
+    g_hash_table_steal_extended(h->restored, vm->key, NULL, (gpointer *)&vm->last_event);
   g_hash_table_insert(h->vms, vm->key, vm);
   return vm;
+}
+
+void avma_host_restore_decisions(AvmaHost *h, GHashTable *last) {
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init(&it, last);
+  while (g_hash_table_iter_next(&it, &k, &v)) {
+    AvmaVm *vm = g_hash_table_lookup(h->vms, k);
+    if (vm && vm->last_event)
+      continue; /* decided since the start: newer than the history */
+    g_hash_table_iter_steal(&it);
+    if (vm) {
+      vm->last_event = v;
+      g_free(k);
+      continue;
+    }
+    if (!h->restored)
+      h->restored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify)avma_host_event_free);
+    g_hash_table_replace(h->restored, k, v);
+  }
 }
 
 AvmaVm *avma_host_find_vm(AvmaHost *h, const char *key) {

@@ -43,6 +43,10 @@ gboolean avma_vm_has_domain(AvmaVm *vm);
 void avma_vm_set_name(AvmaVm *vm, const char *name);
 /* Last ACTIVATE decision (NULL before the first; owned by the VM). */
 const AvmaHostEvent *avma_vm_last_event(AvmaVm *vm);
+/* After a restart: the last decisions the history holds (avma_vm_key -> AvmaHostEvent*, taken
+ * over), shown for each VM until it gets a new one. A VM not in the map yet gets its own when it
+ * appears. */
+void avma_host_restore_decisions(AvmaHost *h, GHashTable *last);
 /* Records of a pool, as a JSON object key -> value (caller unrefs). */
 JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool);
 

@@ -175,7 +175,8 @@ char *avma_metrics_render(AvmaMetrics *m) {
   sample(o, "avma_host_vms", "state", "running", running);
   sample(o, "avma_host_vms", "state", "stopped", stopped);
   family(o, "avma_host_vms_by_last_notification", "gauge",
-         "VMs by the notification of their last activation decision since the agent started.");
+         "VMs by the notification of their last activation decision (the history's, until they get "
+         "one here).");
   for (int i = 0; i < NOTIFICATIONS; i++)
     sample(o, "avma_host_vms_by_last_notification", NOTIFICATION_LABEL,
            avma_notification_name(order[i]), by_last[order[i]]);

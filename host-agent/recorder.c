@@ -212,6 +212,15 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
     g_message("history: imported %u licence change(s)", imported);
   g_clear_error(&err);
 
+  /* The operator's view (vms, vms.json, metrics) shows each VM's last grant from the start, not
+   * only after the guest's next renewal (up to a day later). */
+  g_autoptr(GHashTable) last = avma_history_last_decisions(history, &err);
+  if (last)
+    avma_host_restore_decisions(host, last);
+  else
+    failed(r, "reading last decisions", err);
+  g_clear_error(&err);
+
   GHashTableIter it;
   gpointer k;
   g_hash_table_iter_init(&it, r->open);
