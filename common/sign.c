@@ -624,7 +624,8 @@ static gboolean parse_sig_line(const char *line, NoteSig *s, gboolean *ed25519) 
 static const AvmaNoteKey *find_key(const AvmaNoteKey *keys, gsize n, const char *name,
                                    guint32 hash) {
   for (gsize i = 0; i < n; i++)
-    if (strcmp(keys[i].name, name) == 0 && avma_note_key_hash(keys[i].name, &keys[i].pub) == hash)
+    if ((!keys[i].name || strcmp(keys[i].name, name) == 0) &&
+        avma_note_key_hash(name, &keys[i].pub) == hash)
       return &keys[i];
   return NULL;
 }
@@ -661,9 +662,14 @@ gboolean avma_note_open(const char *note, const AvmaNoteKey *keys, gsize n_keys,
   }
   if (!first) {
     g_autoptr(GString) known = g_string_new(NULL);
-    for (gsize i = 0; i < n_keys; i++)
-      g_string_append_printf(known, "%s%s+%08x", i ? ", " : "", keys[i].name,
-                             avma_note_key_hash(keys[i].name, &keys[i].pub));
+    for (gsize i = 0; i < n_keys; i++) {
+      g_autofree char *id = avma_key_id_hex(keys[i].pub.id);
+      if (keys[i].name)
+        g_string_append_printf(known, "%s%s+%08x", i ? ", " : "", keys[i].name,
+                               avma_note_key_hash(keys[i].name, &keys[i].pub));
+      else
+        g_string_append_printf(known, "%skey %s under any name", i ? ", " : "", id);
+    }
     g_set_error(error, AVMA_SIGN_ERROR, AVMA_SIGN_ERROR_UNKNOWN_KEY,
                 "the note is signed by no known key (signed by %s; known: %s)",
                 unknown->len ? unknown->str : "nobody", known->len ? known->str : "none");

@@ -108,7 +108,8 @@ gboolean avma_minisig_verify_file(const AvmaPublicKey *pub, const char *data_pat
                                   const char *sig_path, char **trusted_comment, GError **error);
 
 /* ---- C2SP signed notes (https://c2sp.org/signed-note) ---- */
-/* A key that may sign notes: its name (no white space, no '+') and public key. */
+/* A key that may sign notes: its name (no white space, no '+') and public key. name NULL: the
+ * key under whatever name a signature line gives (the key hash still binds name and key). */
 typedef struct {
   const char *name;
   AvmaPublicKey pub;

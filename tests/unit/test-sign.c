@@ -374,6 +374,15 @@ static void note_tamper_and_foreign_keys(void **st) {
   assert_string_equal(got, text);
   assert_true(avma_note_open(co, keys, 1, NULL, NULL, NULL));
 
+  /* A key given without a name matches its signature under any name, and only its own. */
+  AvmaNoteKey any[] = {{.name = NULL, .pub = root->pub}};
+  g_autofree char *anyname = NULL;
+  assert_true(avma_note_open(co, any, 1, NULL, &anyname, NULL));
+  assert_string_equal(anyname, "root");
+  g_autoptr(GError) e7 = NULL;
+  assert_false(avma_note_open(note, any, 1, NULL, NULL, &e7));
+  assert_true(g_error_matches(e7, AVMA_SIGN_ERROR, AVMA_SIGN_ERROR_UNKNOWN_KEY));
+
   /* Malformed notes and texts. */
   const char *bad[] = {"no signature block\n", "text\n\nnot a signature line\n",
                        "text\n\n\xe2\x80\x94 host-a !!!!\n", "text\n\n"};
