@@ -52,6 +52,7 @@ expected_install=(
   usr/local/share/man/man8/avma-hostd.8 usr/local/share/man/man1/avma-host.1
   usr/local/share/man/man5/avma-host.conf.5 usr/local/share/man/man8/avma-guestd.8
   usr/local/share/man/man1/avma-guest.1 usr/local/share/man/man5/avma-guest.conf.5
+  usr/local/bin/avma-verify usr/local/share/man/man1/avma-verify.1
 )
 missing=0
 for f in "${expected_install[@]}"; do [[ -f $dest/$f ]] || { echo "missing $f" >&2; missing=1; }; done
@@ -80,7 +81,7 @@ if [[ ${SKIP_DEB_BUILD:-} != 1 ]]; then
     exit 1
   fi
 fi
-for p in avma-host avma-guest avma-host-dbgsym avma-guest-dbgsym; do
+for p in avma-host avma-guest avma-verify avma-host-dbgsym avma-guest-dbgsym avma-verify-dbgsym; do
   compgen -G "$debdir/${p}_${version}_*.deb" >/dev/null || fail "package $p missing in $debdir"
 done
 host_deb=$(echo "$debdir"/avma-host_"$version"_*.deb)
@@ -228,7 +229,8 @@ if command -v rpmbuild >/dev/null; then
     pass "make rpm ($(($(date +%s) - t0)) s)"
     for p in avma-host:/usr/sbin/avma-hostd avma-host:/usr/lib/sysusers.d/avma-host.conf \
       avma-host:/usr/share/polkit-1/rules.d/60-avma-host.rules \
-      avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules; do
+      avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules \
+      avma-verify:/usr/bin/avma-verify; do
       pkg=${p%%:*} file=${p#*:}
       rpmf=$(echo "$BUILD"/rpm/RPMS/*/"$pkg-$version"-*.rpm)
       # Listed to a file first: `rpm | grep -q` under pipefail fails at random when grep exits
