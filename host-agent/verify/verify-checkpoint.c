@@ -35,7 +35,9 @@ int avma_verify_checkpoint(int argc, char **argv) {
   if (rc != AVMA_VERIFY_OK)
     return rc;
   /* Every file is checked and has its verdict; the worst status is the exit status. */
-  for (int i = 1; i < argc; i++)
-    rc = MAX(rc, one(argv[i], &pub, how));
+  for (int i = 1; i < argc; i++) {
+    int one_rc = one(argv[i], &pub, how);
+    rc = MAX(rc, one_rc);
+  }
   return rc;
 }

@@ -100,6 +100,17 @@ eq "rotation statement: the new key alone cannot vouch for itself" \
   "$("$V" rotation "$ROT" --key "$S/host-key.pub" >/dev/null; echo $?)" 1
 sed "s/^new-key-id $ID2\$/new-key-id 0000000000000000/" "$ROT" >"$T/rot-forged.note"
 eq "rotation statement altered: exit 1" "$("$V" rotation "$T/rot-forged.note" --key "$S/keys/$ID1.pub" >/dev/null; echo $?)" 1
+# Any note by the host key verifies as a checkpoint would, under whatever key name it carries.
+out=$("$V" checkpoint "$ROT" --key "$S/keys/$ID1.pub")
+check "avma-verify checkpoint: a note by the host key is OK" grep -q "^OK: .*as avma-host-$ID1: avma-key-rotation v1" <<<"$out"
+sed 's/^rotated-at 2/rotated-at 1/' "$ROT" >"$T/note-altered.note"
+out=$("$V" checkpoint "$ROT" "$T/note-altered.note" --key "$S/keys/$ID1.pub"); rc=$?
+eq "avma-verify checkpoint: one altered note of two, exit 1" "$rc" 1
+check "avma-verify checkpoint: each file has its verdict" \
+  test "$(grep -c '^OK: ' <<<"$out")/$(grep -c '^FAILED: .*note-altered.note.*does not match' <<<"$out")" = 1/1
+out=$("$V" checkpoint "$ROT" --key "$T/other/host-key.pub"); rc=$?
+eq "avma-verify checkpoint: another host's key, exit 1" "$rc" 1
+check "avma-verify checkpoint: names the signers found" grep -q "^FAILED: .*signed by no known key (signed by avma-host-$ID1" <<<"$out"
 guest k1 ato >/dev/null
 check "after rotation: the daemon still answers" wait_for 5 \
   '[[ $(jq -s "map(select(.vm == \"k1\" and .notification == \"AVMA Success\")) | length" "$S/events.jsonl") -ge 2 ]]'
