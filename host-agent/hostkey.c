@@ -310,6 +310,66 @@ AvmaKeyPair *avma_hostkey_rotate(const char *state_dir, char **statement, GError
   return g_steal_pointer(&fresh);
 }
 
+static void rotation_info_free(gpointer p) {
+  AvmaHostKeyRotationInfo *i = p;
+  g_free(i->path);
+  g_free(i->error);
+  g_free(i);
+}
+
+/* The old key a statement names, read from the statement's own text: only to find which archived
+ * public key to check it with. */
+static gboolean statement_old_id(const char *text, char **id) {
+  const char *at = strstr(text, "\nold-key-id ");
+  if (!at)
+    return FALSE;
+  at += strlen("\nold-key-id ");
+  *id = g_strndup(at, strcspn(at, "\n"));
+  return TRUE;
+}
+
+static AvmaHostKeyRotationInfo *rotation_info(const char *keys, const char *name) {
+  AvmaHostKeyRotationInfo *i = g_new0(AvmaHostKeyRotationInfo, 1);
+  i->path = g_build_filename(keys, name, NULL);
+  g_autofree char *text = NULL, *old_id = NULL;
+  g_autoptr(GError) err = NULL;
+  if (!g_file_get_contents(i->path, &text, NULL, &err)) {
+    i->error = g_strdup(err->message);
+    return i;
+  }
+  if (!statement_old_id(text, &old_id)) {
+    i->error = g_strdup("not a rotation statement");
+    return i;
+  }
+  g_autofree char *pub_name = g_strdup_printf("%s.pub", old_id);
+  g_autofree char *pub_path = g_build_filename(keys, pub_name, NULL);
+  AvmaPublicKey old;
+  if (!avma_public_key_load(pub_path, &old, &err) ||
+      !avma_keycert_verify_rotation(text, &old, &i->rotation, &err))
+    i->error = g_strdup(err->message);
+  return i;
+}
+
+static gint by_time(gconstpointer a, gconstpointer b) {
+  const AvmaHostKeyRotationInfo *x = *(AvmaHostKeyRotationInfo *const *)a;
+  const AvmaHostKeyRotationInfo *y = *(AvmaHostKeyRotationInfo *const *)b;
+  if (x->rotation.time != y->rotation.time)
+    return x->rotation.time < y->rotation.time ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+GPtrArray *avma_hostkey_rotations(const char *state_dir) {
+  GPtrArray *out = g_ptr_array_new_with_free_func(rotation_info_free);
+  g_autofree char *keys = state_file(state_dir, AVMA_HOSTKEY_DIR);
+  g_autoptr(GDir) dir = g_dir_open(keys, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name(dir)))
+    if (g_str_has_prefix(name, "rotation-") && g_str_has_suffix(name, ".note"))
+      g_ptr_array_add(out, rotation_info(keys, name));
+  g_ptr_array_sort(out, by_time);
+  return out;
+}
+
 /* ---- certificate ---------------------------------------------------------------------------*/
 
 gboolean avma_hostkey_install_cert(const char *state_dir, const char *cert_text,

@@ -65,6 +65,16 @@ AvmaKeyPair *avma_hostkey_rotate(const char *state_dir, char **statement, GError
 /* Path of the rotation statement that introduced key id (hex). */
 char *avma_hostkey_rotation_path(const char *state_dir, const char *new_id);
 
+/* One rotation statement of STATE/keys/, checked against the retired key it names (its
+ * <OLD ID>.pub there). */
+typedef struct {
+  char *path;
+  AvmaKeyRotation rotation; /* valid when error is NULL */
+  char *error;              /* why it does not verify, or NULL */
+} AvmaHostKeyRotationInfo;
+/* The host's rotations, oldest first (AvmaHostKeyRotationInfo*, freed with the array). */
+GPtrArray *avma_hostkey_rotations(const char *state_dir);
+
 /* Install a root's certificate as STATE/host-key.cert after checking that it certifies this
  * host's key (and, with root not NULL, that root signed it). */
 gboolean avma_hostkey_install_cert(const char *state_dir, const char *cert_text,

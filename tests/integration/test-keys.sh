@@ -100,6 +100,14 @@ eq "rotation statement: the new key alone cannot vouch for itself" \
   "$("$V" rotation "$ROT" --key "$S/host-key.pub" >/dev/null; echo $?)" 1
 sed "s/^new-key-id $ID2\$/new-key-id 0000000000000000/" "$ROT" >"$T/rot-forged.note"
 eq "rotation statement altered: exit 1" "$("$V" rotation "$T/rot-forged.note" --key "$S/keys/$ID1.pub" >/dev/null; echo $?)" 1
+eq "key show --json: the rotation, verified" \
+  "$(host key show --json | jq -r '.rotations | map("\(.old_key_id)>\(.new_key_id):\(.verified)") | join(",")')" \
+  "$ID1>$ID2:true"
+cp "$ROT" "$T/rot.saved"; sed -i 's/^rotated-at 2/rotated-at 1/' "$ROT"
+eq "key show --json: an edited rotation statement is not verified" \
+  "$(host key show --json | jq -r '.rotations[0].verified')" false
+check "key show: says so" grep -q "NOT VERIFIED" <<<"$(host key show)"
+cp "$T/rot.saved" "$ROT"
 # Any note by the host key verifies as a checkpoint would, under whatever key name it carries.
 out=$("$V" checkpoint "$ROT" --key "$S/keys/$ID1.pub")
 check "avma-verify checkpoint: a note by the host key is OK" grep -q "^OK: .*as avma-host-$ID1: avma-key-rotation v1" <<<"$out"
