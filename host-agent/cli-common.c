@@ -2,8 +2,10 @@
 #include "cli.h"
 
 #include "fsutil.h"
+#include "kvp.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 int avma_cli_fail(const char *fmt, ...) {
   va_list ap;
@@ -42,4 +44,13 @@ void avma_cli_print_object(JsonObject *o) {
   g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
   json_node_set_object(n, o);
   avma_cli_print_json(n);
+}
+
+char *avma_cli_safe(const char *s) {
+  if (!s)
+    return g_strdup("");
+  size_t len = strlen(s), cap = len + 1;
+  char *out = g_malloc(cap);
+  avma_text_sanitize(s, len, out, cap);
+  return out;
 }

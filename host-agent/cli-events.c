@@ -103,11 +103,14 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
     g_auto(AvmaHostEvent) ev;
     avma_host_event_from_json(sel->pdata[i], &ev);
     g_autofree char *time = avma_host_event_time_text(ev.time);
-    g_autofree char *guest = g_strdup_printf("%s %s", ev.guest_version ? ev.guest_version : "",
-                                             ev.guest_edition ? ev.guest_edition : "");
+    g_autofree char *guest_raw = g_strdup_printf("%s %s", ev.guest_version ? ev.guest_version : "",
+                                                 ev.guest_edition ? ev.guest_edition : "");
+    g_autofree char *guest = avma_cli_safe(g_strstrip(guest_raw));
+    g_autofree char *vm_name = avma_cli_safe(ev.vm);
+    g_autofree char *key = avma_cli_safe(ev.key_last5);
+    g_autofree char *reason = avma_cli_safe(ev.reason_text);
     printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n", time, ev.event_id,
-           avma_host_event_notification_text(&ev), ev.vm ? ev.vm : "", g_strstrip(guest),
-           ev.key_last5 ? ev.key_last5 : "", ev.reason_text ? ev.reason_text : "");
+           avma_host_event_notification_text(&ev), vm_name, guest, key, reason);
   }
   return 0;
 }

@@ -98,8 +98,10 @@ static void print_table(GPtrArray *rows) {
         g_strstrip(g_strdup_printf("%s %s", last.guest_version ? last.guest_version : "",
                                    last.guest_edition ? last.guest_edition : ""));
     g_autofree char *until = avma_host_event_time_text(last.granted_until);
-    printf("%-20s  %-11s  %-10s  %-17s  %-20s  %s\n", str(r, "name"), dash(str(r, "state")),
-           channel, dash(avma_host_event_notification_text(&last)), dash(guest), dash(until));
+    g_autofree char *name = avma_cli_safe(str(r, "name"));
+    g_autofree char *shown_guest = avma_cli_safe(guest);
+    printf("%-20s  %-11s  %-10s  %-17s  %-20s  %s\n", name, dash(str(r, "state")), channel,
+           dash(avma_host_event_notification_text(&last)), dash(shown_guest), dash(until));
     JsonObject *items = json_object_get_member(r, "intrinsic") &&
                                 JSON_NODE_HOLDS_OBJECT(json_object_get_member(r, "intrinsic"))
                             ? json_object_get_object_member(r, "intrinsic")
@@ -108,9 +110,15 @@ static void print_table(GPtrArray *rows) {
       continue;
     g_autoptr(GList) keys = g_list_sort(json_object_get_members(items), (GCompareFunc)strcmp);
     g_autoptr(GString) line = g_string_new("    ");
-    for (GList *k = keys; k; k = k->next)
-      g_string_append_printf(line, "%s%s=%s", k == keys ? "" : "  ", (char *)k->data,
-                             json_object_get_string_member_with_default(items, k->data, ""));
+    for (GList *k = keys; k; k = k->next) {
+      JsonNode *v = json_object_get_member(items, k->data);
+      g_autofree char *ik = avma_cli_safe(k->data);
+      g_autofree char *iv =
+          avma_cli_safe(JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
+                            ? json_node_get_string(v)
+                            : "");
+      g_string_append_printf(line, "%s%s=%s", k == keys ? "" : "  ", ik, iv);
+    }
     printf("%s\n", line->str);
   }
 }

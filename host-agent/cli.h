@@ -21,6 +21,10 @@ gboolean avma_cli_parse(const char *verb, const char *params, GOptionEntry *entr
                         char ***argv, GError **error);
 void avma_cli_print_json(JsonNode *node);
 void avma_cli_print_object(JsonObject *o);
+/* A copy of s fit for the operator's terminal (NULL reads as ""): invalid UTF-8, controls and
+ * bidi overrides become '?'. Guest-derived text is made safe where it is stored, and again here,
+ * for records written before that or files edited by hand. Caller frees. */
+char *avma_cli_safe(const char *s);
 
 /* A verb: argv[0] is its last word. Returns the exit code (2 for usage errors). */
 typedef int (*AvmaCliVerb)(const AvmaCliGlobals *g, int argc, char **argv);

@@ -125,6 +125,22 @@ static AvmaHistory *open_db(const char *path, int flags, GError **error) {
   }
   sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
   sqlite3_extended_result_codes(h->db, 1);
+  /* The file lives in a directory the daemon's user owns and the root-run CLI reads it, so it
+   * is opened as untrusted (SQLite's "defense against the dark arts"): no schema-planted
+   * triggers or views, no functions with side effects from the schema, no writable_schema, cell
+   * sizes checked so a corrupted page fails cleanly, and no memory-mapped reads of a file that
+   * another user can truncate. Our schema has no triggers or views. */
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+  if (sqlite3_exec(h->db, "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;", NULL, NULL, NULL) !=
+      SQLITE_OK) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "history store %s: %s", path,
+                sqlite3_errmsg(h->db));
+    return NULL;
+  }
   return g_steal_pointer(&h);
 }
 

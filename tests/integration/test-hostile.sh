@@ -107,4 +107,15 @@ if [[ ${AVMA_SANITIZED:-}${AVMA_WRAP:-} ]]; then
 else
   check "peak RSS within the bound derived from the caps" test "$HWM_KB" -le "$BOUND_KB"
 fi
+# --- records written before the text checks (or edited by hand) still reach the terminal safe ---
+P=$T/planted; mkdir -p "$P"
+printf '%s\n' '{"time":"2026-01-02T03:04:05Z","event_id":12310,"notification":"Invalid Data","reason":"bad key \u001b[2J\u001b[1;32mAVMA Success\r\u0007","reason_code":"bad-key","vm":"evil\u202evm\u009b","vm_uuid":"","guest_version":"","guest_edition":"","key_last5":"\u001b[0m","host_id":"x","granted_until":""}' >"$P/events.jsonl"
+printf '%s\n' '{"version":1,"written":"2026-01-02T03:04:05Z","pid":1,"running":false,"vms":[{"name":"n\u001b]0;owned\u0007","uuid":"","state":"","channel_present":true,"channel_detail":"","connected":false,"notification":"AVMA Success","guest_version":"2022\u001b[8m","guest_edition":"","granted_until":"","intrinsic":{"FullyQualifiedDomainName":"h\u001b[31m\u202e","OSName\u0007":"x","bad":{"a":1}}}]}' >"$P/vms.json"
+unsafe() { LC_ALL=C grep -c $'[\x01-\x08\x0b-\x1f\x7f]\|\xe2\x80\xae\|\xc2\x9b'; }
+out=$("$B/avma-host" --state-dir "$P" events 2>&1)
+eq "display: events shows the planted record" "$(grep -c evil <<<"$out")" 1
+eq "display: events prints no control or bidi characters" "$(unsafe <<<"$out")" 0
+out=$("$B/avma-host" --state-dir "$P" vms 2>&1)
+eq "display: vms shows the planted VM" "$(grep -c FullyQualifiedDomainName <<<"$out")" 1
+eq "display: vms prints no control or bidi characters" "$(unsafe <<<"$out")" 0
 exit $FAILED

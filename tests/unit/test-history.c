@@ -426,6 +426,53 @@ static void test_typed_rows(void **state) {
   assert_true(avma_history_rows_finish(rows, &err));
 }
 
+/* The store is in a directory the daemon's user owns and root's CLI opens it: a trigger or view
+ * planted there must not run, and writable_schema is refused (SQLite's defensive mode). */
+static int count_rows(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_finalize(st);
+  return n;
+}
+
+static void test_untrusted_store(void **state) {
+  Fixture *f = *state;
+  avma_history_close(avma_history_open_write(f->db, NULL));
+  sqlite3 *raw = NULL;
+  assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(raw,
+                                "CREATE TABLE loot(x);"
+                                "CREATE TRIGGER planted AFTER INSERT ON events "
+                                "BEGIN INSERT INTO loot VALUES (1); END;"
+                                "CREATE VIEW peek AS SELECT count(*) FROM loot;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(raw);
+
+  g_autoptr(AvmaHistory) h = avma_history_open_write(f->db, NULL);
+  assert_non_null(h);
+  append_line(f->log, 1, "vm1", "AVMA Success");
+  guint n = 0;
+  assert_true(avma_history_sync_log(h, AVMA_HISTORY_LOG_EVENTS, f->log, &n, NULL));
+  assert_int_equal(n, 1);
+  sqlite3 *db = avma_history_db(h);
+  assert_int_equal(count_rows(db, "SELECT count(*) FROM events"), 1);
+  assert_int_equal(count_rows(db, "SELECT count(*) FROM loot"), 0); /* the trigger did not run */
+  assert_int_equal(count_rows(db, "SELECT * FROM peek"), -1);       /* views are off */
+  assert_int_not_equal(sqlite3_exec(db,
+                                    "PRAGMA writable_schema=ON;"
+                                    "UPDATE sqlite_schema SET sql = 'x' WHERE name = 'loot';",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+
+  g_autoptr(AvmaHistory) r = avma_history_open_read(f->db, NULL);
+  assert_non_null(r);
+  assert_int_equal(count_rows(avma_history_db(r), "SELECT * FROM peek"), -1);
+  assert_int_equal(count_rows(avma_history_db(r), "SELECT count(*) FROM events"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
@@ -434,6 +481,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_running_and_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta_and_facts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_typed_rows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_untrusted_store, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
