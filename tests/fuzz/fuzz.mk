@@ -129,7 +129,7 @@ $(FUZZ_COV_DIR)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_GLIB_SRC) $(BUILD)/gen/kvp-sc
 	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(call fuzz_cov_src,$*) \
 	  $(call pc_libs,$(GLIB_PKGS) $(FUZZ_PKGS_$*))
 
-.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds fuzz-ci fuzz-coverage
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds fuzz-ci fuzz-coverage $(FUZZ_TARGETS:%=fuzz-ci-one-%)
 fuzz-coverage: $(FUZZ_TARGETS:%=$(FUZZ_COV_DIR)/fuzz-%)
 	@for t in $(FUZZ_TARGETS); do \
 	  corpus=$(FUZZ_DIR)/work/$$t; [ -d $$corpus ] || corpus=tests/fuzz/corpus/$$t; \
@@ -173,9 +173,15 @@ fuzz: $(FUZZ_BINS)
 
 # CI: every target for at least a minute; any crash, leak or timeout fails. The summary
 # (executions, edge coverage and features per target) is kept in $(FUZZ_DIR)/summary.txt.
+# Targets run FUZZ_CI_JOBS at a time (each libFuzzer process is single-threaded): one per core
+# keeps every target's minute while the whole run takes half as long on two cores.
+FUZZ_CI_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+$(FUZZ_TARGETS:%=fuzz-ci-one-%): fuzz-ci-one-%: $(FUZZ_DIR)/fuzz-%
+	@echo "fuzz-$*: $(FUZZ_CI_SECONDS) s"
+	@$(call fuzz_run,$*,-max_total_time=$(FUZZ_CI_SECONDS))
+
 fuzz-ci: $(FUZZ_BINS)
-	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz-$(t): $(FUZZ_CI_SECONDS) s"; \
-	  $(call fuzz_run,$(t),-max_total_time=$(FUZZ_CI_SECONDS)) &&) true
+	@$(MAKE) --no-print-directory -j$(FUZZ_CI_JOBS) $(FUZZ_TARGETS:%=fuzz-ci-one-%)
 	@echo "fuzz-ci: all targets passed"; $(fuzz_summary) | tee $(FUZZ_DIR)/summary.txt
 	@$(MAKE) --no-print-directory fuzz-coverage | tee -a $(FUZZ_DIR)/summary.txt
 
