@@ -39,8 +39,7 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
        "Consider history up to this time (default: now; matters for the current month)", "T"},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("report", "--month YYYY-MM [--format text|csv|json] [--as-of T]", e, &argc,
-                      &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("report: %s", err->message), 2;
   if (argc > 1)
     return avma_cli_fail("report: unexpected argument '%s'", argv[1]), 2;

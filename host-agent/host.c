@@ -181,6 +181,25 @@ JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool) {
   return o;
 }
 
+JsonObject *avma_vm_pools_json(AvmaHost *h, AvmaVm *vm) {
+  JsonObject *o = json_object_new();
+  for (int p = 0; p < AVMA_POOL__COUNT; p++)
+    if (p != AVMA_POOL_AUTO_EXTERNAL)
+      json_object_set_object_member(o, avma_pool_name((AvmaPool)p),
+                                    avma_vm_pool_json(vm, (AvmaPool)p));
+  /* Computed for each HELLO, not stored: the same records the guest is given. */
+  JsonObject *ext = json_object_new();
+  g_autoptr(AvmaRecordList) hello = avma_host_hello_records(h, vm);
+  for (guint i = 0; i < avma_record_list_len(hello); i++) {
+    AvmaRecord r = avma_record_list_get(hello, i);
+    g_autofree char *k = g_strndup(r.key, r.key_len);
+    g_autofree char *v = g_strndup(r.value, r.value_len);
+    json_object_set_string_member(ext, k, v);
+  }
+  json_object_set_object_member(o, avma_pool_name(AVMA_POOL_AUTO_EXTERNAL), ext);
+  return o;
+}
+
 /* The host sends only schema-valid values: libvirt allows names of any length with tabs and
  * newlines, and the guest rejects a reply that breaks the schema (Invalid Data, every time). The
  * full name stays in the host's own records. */
