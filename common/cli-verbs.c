@@ -237,6 +237,9 @@ gboolean avma_cli_parse(GOptionEntry *entries, int *argc, char ***argv, GError *
 int avma_cli_start(const AvmaCliProgram *p, gboolean strict_posix, int *argc, char ***argv) {
   prog_name = p->name;
   prog_strict = strict_posix;
+  /* The words to complete are not options of this run: avma_cli_resolve reads them. */
+  if (*argc >= 2 && !strcmp((*argv)[1], "__complete"))
+    return -1;
   gboolean help = FALSE;
   const GOptionEntry help_entry[] = {
       {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL}, {NULL}};
