@@ -7,6 +7,7 @@
 #include "guest-config.h"
 #include "guest.h"
 #include "port.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -31,7 +32,7 @@ static void print_object(JsonObject *o) {
 
 /* Ask the daemon; *handled FALSE when none is running. */
 static JsonObject *ask_daemon(const Ctx *c, JsonObject *req, gboolean *handled, GError **error) {
-  g_autofree char *sock = avma_guest_state_path(c->config, "control.sock");
+  g_autofree char *sock = avma_guest_state_path(c->config, AVMA_GUEST_CONTROL_SOCKET);
   g_autoptr(GError) local = NULL;
   guint timeout = (guint)(c->config->timing.request_timeout * 2 + 5);
   JsonObject *r = avma_control_call(sock, req, timeout, &local);
@@ -283,7 +284,7 @@ static int verb_xpr(const Ctx *c, int argc, char **argv) {
 static int verb_events(const Ctx *c, int argc, char **argv) {
   if (argc > 1)
     return fail("events: unexpected argument '%s'", argv[1]), 2;
-  g_autofree char *path = avma_guest_state_path(c->config, "events.jsonl");
+  g_autofree char *path = avma_guest_state_path(c->config, AVMA_GUEST_EVENTS_FILE);
   guint skipped = 0;
   g_autoptr(GError) err = NULL;
   g_autoptr(GPtrArray) evs = avma_event_log_read(path, &skipped, &err);

@@ -4,6 +4,7 @@
 #include "events.h"
 #include "history.h"
 #include "host-event.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <fcntl.h>
@@ -204,7 +205,7 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
   g_autoptr(AvmaHostConfig) c = avma_cli_config(g, &err);
   if (!c)
     return avma_cli_fail("%s", err->message);
-  g_autofree char *path = avma_host_state_path(c, "events.jsonl");
+  g_autofree char *path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
   AvmaEventFilter f = {since, until, vm, notif};
   if (follow_on)
     return follow(path, &f, json);

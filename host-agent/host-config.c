@@ -1,5 +1,6 @@
 /* host-config: avma-hostd / avma-host settings. */
 #include "host-config.h"
+#include "state-files.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -138,8 +139,8 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   c->history_confirm_s = (guint)v;
   /* Beside the rest of the state by default: the unit lets the daemon write nowhere else. */
   g_autofree char *prom = g_key_file_get_string(kf, "metrics", "textfile", NULL);
-  c->metrics_textfile =
-      prom ? g_strstrip(g_steal_pointer(&prom)) : g_build_filename(c->state_dir, "avma.prom", NULL);
+  c->metrics_textfile = prom ? g_strstrip(g_steal_pointer(&prom))
+                             : g_build_filename(c->state_dir, AVMA_METRICS_FILE, NULL);
   /* At least one maximum frame, so any single reply can always be queued. */
   v = (gint64)c->max_queued;
   if (!get_int(kf, "limits", "max_queued_bytes", 65536, 64 * 1024 * 1024, &v, error))

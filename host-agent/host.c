@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "fsutil.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -73,7 +74,7 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   if (!h->host_id)
     return NULL;
   h->licence = avma_licence_cache_new(config->state_dir);
-  g_autofree char *path = avma_host_state_path(config, "events.jsonl");
+  g_autofree char *path = avma_host_state_path(config, AVMA_HOST_EVENTS_FILE);
   h->log = avma_event_log_new(path, config->journal);
   h->hostname = g_strdup(g_get_host_name());
   struct utsname u;

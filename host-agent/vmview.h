@@ -8,7 +8,7 @@
 #include "host.h"
 #include "session.h"
 
-#define AVMA_VMVIEW_FILE "vms.json"
+#include "state-files.h" /* AVMA_VMVIEW_FILE */
 
 /* One VM's entry, in the form both sides use (members):
  *   name, uuid, state ("running", "shut off", ... or "" for a fixed channel),
