@@ -242,7 +242,7 @@ int avma_cli_start(const AvmaCliProgram *p, gboolean strict_posix, int *argc, ch
     return -1;
   gboolean help = FALSE;
   const GOptionEntry help_entry[] = {
-      {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL}, {NULL}};
+      {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL}, G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = g_option_context_new("VERB [ARG...]");
   g_option_context_set_help_enabled(ctx, FALSE);
   g_option_context_add_main_entries(ctx, p->options, NULL);

@@ -46,6 +46,8 @@ licence 2022 Datacenter yes
 port vm1
 hostd vm1
 guestd vm1
+# The CLI goes through the daemon once it listens (otherwise both would write guest.state).
+check "guestd: control socket up" wait_for 10 '[[ -S $T/g-vm1/control.sock ]]'
 guest vm1 ipk "$KEY_2022_STD" >/dev/null
 guest vm1 ato >/dev/null
 check "follow --json: the first decision appears" wait_for 10 '[[ $(wc -l <"$T/follow.json") -ge 1 ]]'
