@@ -1,6 +1,7 @@
 /* settings: the table-driven configuration loader. */
 #include "settings.h"
 
+#include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,6 +124,29 @@ gboolean avma_settings_apply(const AvmaSetting *table, size_t n, GKeyFile *kf, c
       return FALSE;
   }
   return TRUE;
+}
+
+GKeyFile *avma_settings_load(const AvmaSetting *table, size_t n, const char *path,
+                             gboolean required, void *config, GError **error) {
+  if (!avma_settings_defaults(table, n, config, error))
+    return NULL;
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autoptr(GError) local = NULL;
+  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local) &&
+      (required || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "config %s: %s", path, local->message);
+    return NULL;
+  }
+  if (!avma_settings_apply(table, n, kf, path, config, error))
+    return NULL;
+  return g_steal_pointer(&kf);
+}
+
+void avma_settings_override(char **field, const char *value) {
+  if (value) {
+    g_free(*field);
+    *field = g_strdup(value);
+  }
 }
 
 void avma_settings_clear(const AvmaSetting *table, size_t n, void *config) {

@@ -42,6 +42,13 @@ gboolean avma_settings_defaults(const AvmaSetting *table, size_t n, void *config
 /* Apply the keys kf holds. Errors name the file (path), group, key and the accepted values. */
 gboolean avma_settings_apply(const AvmaSetting *table, size_t n, GKeyFile *kf, const char *path,
                              void *config, GError **error);
+/* The whole load: defaults, then the key file at path (missing is fine unless `required`: the
+ * default path may be absent, one given on the command line may not), then the table applied.
+ * Returns the key file, for groups the table does not cover, or NULL on error. */
+GKeyFile *avma_settings_load(const AvmaSetting *table, size_t n, const char *path,
+                             gboolean required, void *config, GError **error);
+/* A command-line override of a string setting: replaces *field when value is not NULL. */
+void avma_settings_override(char **field, const char *value);
 /* Free the table's string fields of config. */
 void avma_settings_clear(const AvmaSetting *table, size_t n, void *config);
 /* One line per setting: group, key, type, min, max, default, choices, unit, doc, tab-separated

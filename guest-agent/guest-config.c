@@ -69,29 +69,14 @@ void avma_guest_config_free(AvmaGuestConfig *c) {
 AvmaGuestConfig *avma_guest_config_load(const char *config_path, const char *state_dir,
                                         const char *port, GError **error) {
   g_autoptr(AvmaGuestConfig) c = g_new0(AvmaGuestConfig, 1);
-  if (!avma_settings_defaults(settings, G_N_ELEMENTS(settings), c, error))
-    return NULL;
-
-  g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_GUEST_DEFAULT_CONFIG;
-  g_autoptr(GError) local = NULL;
-  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-    if (config_path || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "config %s: %s", path, local->message);
-      return NULL;
-    }
-  }
-  if (!avma_settings_apply(settings, G_N_ELEMENTS(settings), kf, path, c, error))
+  g_autoptr(GKeyFile) kf =
+      avma_settings_load(settings, G_N_ELEMENTS(settings), path, config_path != NULL, c, error);
+  if (!kf)
     return NULL;
   /* The command line wins over the file. */
-  if (state_dir) {
-    g_free(c->state_dir);
-    c->state_dir = g_strdup(state_dir);
-  }
-  if (port) {
-    g_free(c->port);
-    c->port = g_strdup(port);
-  }
+  avma_settings_override(&c->state_dir, state_dir);
+  avma_settings_override(&c->port, port);
   AvmaTiming *t = &c->timing;
   if (t->retry_max < t->retry_initial)
     t->retry_max = t->retry_initial;

@@ -112,29 +112,14 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
                                       const char *connect_uri, GError **error) {
   g_autoptr(AvmaHostConfig) c = g_new0(AvmaHostConfig, 1);
   c->channels = g_ptr_array_new_with_free_func(channel_spec_free);
-  if (!avma_settings_defaults(settings, G_N_ELEMENTS(settings), c, error))
-    return NULL;
-
-  g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_HOST_DEFAULT_CONFIG;
-  g_autoptr(GError) local = NULL;
-  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-    if (config_path || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "config %s: %s", path, local->message);
-      return NULL;
-    }
-  }
-  if (!avma_settings_apply(settings, G_N_ELEMENTS(settings), kf, path, c, error))
+  g_autoptr(GKeyFile) kf =
+      avma_settings_load(settings, G_N_ELEMENTS(settings), path, config_path != NULL, c, error);
+  if (!kf)
     return NULL;
   /* The command line wins over the file. */
-  if (state_dir) {
-    g_free(c->state_dir);
-    c->state_dir = g_strdup(state_dir);
-  }
-  if (connect_uri) {
-    g_free(c->connect_uri);
-    c->connect_uri = g_strdup(connect_uri);
-  }
+  avma_settings_override(&c->state_dir, state_dir);
+  avma_settings_override(&c->connect_uri, connect_uri);
   if (!c->metrics_textfile)
     c->metrics_textfile = g_build_filename(c->state_dir, AVMA_METRICS_FILE, NULL);
 
