@@ -87,6 +87,7 @@ void avma_cli_help(const AvmaCliProgram *p, FILE *f) {
       fprintf(f, "  %-*s  %s\n", w, p->verbs[i].words, p->verbs[i].summary);
   fprintf(f, "\nOptions:\n");
   print_options(p->options, f);
+  fprintf(f, "  %-24s %s\n", "    --version", "Print the version");
   fprintf(f, "  %-24s %s\n", "-h, --help", "Show this help");
   fprintf(f, "\n'%s VERB --help' or '%s help VERB' describes a verb.\n", p->name, p->name);
   if (p->footer)
@@ -240,9 +241,11 @@ int avma_cli_start(const AvmaCliProgram *p, gboolean strict_posix, int *argc, ch
   /* The words to complete are not options of this run: avma_cli_resolve reads them. */
   if (*argc >= 2 && !strcmp((*argv)[1], "__complete"))
     return -1;
-  gboolean help = FALSE;
+  gboolean help = FALSE, version = FALSE;
   const GOptionEntry help_entry[] = {
-      {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL}, G_OPTION_ENTRY_NULL};
+      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+      {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL},
+      G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = g_option_context_new("VERB [ARG...]");
   g_option_context_set_help_enabled(ctx, FALSE);
   g_option_context_add_main_entries(ctx, p->options, NULL);
@@ -255,6 +258,10 @@ int avma_cli_start(const AvmaCliProgram *p, gboolean strict_posix, int *argc, ch
   }
   if (help)
     return help_words(p, *argc - 1, *argv + 1);
+  if (version) {
+    printf("%s %s\n", p->name, p->version ? p->version : "");
+    return 0;
+  }
   return -1;
 }
 
@@ -278,6 +285,7 @@ static void global_options(const AvmaCliProgram *p, const char *prefix) {
     g_autofree char *opt = g_strdup_printf("--%s", o->long_name);
     candidate(opt, prefix);
   }
+  candidate("--version", prefix);
   candidate("--help", prefix);
 }
 

@@ -26,15 +26,16 @@ typedef struct {
   const GOptionEntry *options; /* the global options (for --help and completion) */
   const AvmaCliVerb *verbs;    /* in the order --help lists them */
   size_t n_verbs;
-  const char *footer; /* after the verb list, or NULL */
+  const char *footer;  /* after the verb list, or NULL */
+  const char *version; /* --version prints "NAME VERSION" */
 } AvmaCliProgram;
 
 /* Print "PROG: ..." to stderr (PROG from avma_cli_start, else the glib program name); returns 1. */
 int avma_cli_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
-/* Parse the global options of p (GOption's own --help replaced by the verb list). strict_posix:
- * options end at the verb (the verb's options are its own). Returns -1 to go on, else the exit
- * status (0 after --help, 2 for a bad option). */
+/* Parse the global options of p, plus --help (the verb list, replacing GOption's) and --version.
+ * strict_posix: options end at the verb (the verb's options are its own). Returns -1 to go on,
+ * else the exit status (0 after --help or --version, 2 for a bad option). */
 int avma_cli_start(const AvmaCliProgram *p, gboolean strict_posix, int *argc, char ***argv);
 
 /* Find the verb argv[1..] names. NULL with *status the exit status when the command line was

@@ -353,25 +353,24 @@ static const AvmaCliVerb verbs[] = {
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *port = NULL;
-  gboolean json = FALSE, version = FALSE;
+  gboolean json = FALSE;
   const GOptionEntry options[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
       {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
       {"port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "virtio-serial port device", "PATH"},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (read verbs)", NULL},
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
       {NULL}};
-  const AvmaCliProgram prog = {
-      "avma-guest", "Licence verbs for the guest, as slmgr's.", options, verbs, G_N_ELEMENTS(verbs),
-      NULL};
+  const AvmaCliProgram prog = {"avma-guest",
+                               "Licence verbs for the guest, as slmgr's.",
+                               options,
+                               verbs,
+                               G_N_ELEMENTS(verbs),
+                               NULL,
+                               AVMA_VERSION};
   /* Not strict: global options may follow the verb (avma-guest dlv --json). */
   int rc = avma_cli_start(&prog, FALSE, &argc, &argv);
   if (rc >= 0)
     return rc;
-  if (version) {
-    printf("avma-guest %s\n", AVMA_VERSION);
-    return 0;
-  }
   int shift = 0;
   const AvmaCliVerb *verb = avma_cli_resolve(&prog, argc, argv, &shift, &rc);
   if (!verb)

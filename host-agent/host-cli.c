@@ -46,27 +46,22 @@ static const AvmaCliVerb verbs[] = {
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *connect_uri = NULL;
-  gboolean version = FALSE;
   const GOptionEntry options[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
       {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
       {"connect", 0, 0, G_OPTION_ARG_STRING, &connect_uri, "libvirt URI", "URI"},
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
       {NULL}};
   const AvmaCliProgram prog = {"avma-host",
                                "Manage the AVMA host licence, channels and history.",
                                options,
                                verbs,
                                G_N_ELEMENTS(verbs),
-                               NULL};
+                               NULL,
+                               AVMA_VERSION};
   /* Strict POSIX: options after the verb are the verb's. */
   int rc = avma_cli_start(&prog, TRUE, &argc, &argv);
   if (rc >= 0)
     return rc;
-  if (version) {
-    printf("avma-host %s\n", AVMA_VERSION);
-    return 0;
-  }
   AvmaCliGlobals g = {config_path, state_dir, connect_uri};
   return avma_cli_run(&prog, &g, argc, argv);
 }
