@@ -91,4 +91,13 @@ out=$(host kvp vm1 --pool bogus 2>&1); rc=$?
 eq "kvp: a bad --pool is a usage error" "$rc" 2
 out=$(host kvp 2>&1); rc=$?
 eq "kvp: no VM is a usage error" "$rc" 2
+# What the guest wrote is made terminal-safe in the text form, and kept as is in --json: a view
+# as a stopped daemon left it, with an escape sequence in an intrinsic item.
+mkdir -p "$T/view"
+printf '%s\n' '{"version":1,"written":"2026-01-01T00:00:00Z","pid":1,"running":false,"vms":[{"name":"evil","uuid":"","kvp":{"auto":{"OSName":"x\u001b[2Jy"}}}]}' >"$T/view/vms.json"
+out=$("$B/avma-host" --state-dir "$T/view" kvp evil --pool auto); rc=$?
+eq "kvp text: exit 0 on a stopped daemon's view" "$rc" 0
+check "kvp text: no escape character reaches the terminal" bash -c '! grep -q $'"'"'\x1b'"'"' <<<"$1"' _ "$out"
+check "kvp text: the control character shown as ?" grep -q 'OSName .*x?\[2Jy' <<<"$out"
+eq "kvp --json: the value as the guest sent it" "$("$B/avma-host" --state-dir "$T/view" kvp evil --json | jq -r '.[0].Data')" $'x\e[2Jy'
 exit $FAILED
