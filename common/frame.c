@@ -241,3 +241,30 @@ AvmaDecStatus avma_decoder_next(AvmaDecoder *d, AvmaFrame *frame, AvmaDecError *
   drop(d, total); /* the bytes stay in buf until the next feed compacts them */
   return AVMA_DEC_FRAME;
 }
+
+size_t avma_decode_stream(AvmaDecoder *d, const uint8_t *data, size_t len, AvmaFrameFn on_frame,
+                          AvmaNoiseFn on_noise, void *user) {
+  size_t used = 0;
+  for (;;) {
+    size_t took = avma_decoder_feed(d, data + used, len - used);
+    used += took;
+    bool produced = false;
+    AvmaFrame f;
+    AvmaDecError e;
+    AvmaDecStatus st;
+    while ((st = avma_decoder_next(d, &f, &e)) != AVMA_DEC_NEED_MORE) {
+      produced = true;
+      bool go = true;
+      if (st == AVMA_DEC_FRAME && on_frame)
+        go = on_frame(&f, user);
+      else if (st == AVMA_DEC_ERROR && on_noise)
+        go = on_noise(&e, user);
+      if (!go)
+        return used; /* the caller may have dropped d */
+    }
+    /* A full decoder always yields something, so no progress means nothing more to do. */
+    if (used == len || (!took && !produced))
+      break;
+  }
+  return used;
+}

@@ -115,3 +115,12 @@ size_t avma_decoder_pending(const AvmaDecoder *d);
  * checking it against AVMA_FRAME_MAX_PAYLOAD and the header CRC. On CRC failure it skips only the
  * magic's first byte and rescans, so a new frame that started inside a truncated one is found. */
 AvmaDecStatus avma_decoder_next(AvmaDecoder *d, AvmaFrame *frame, AvmaDecError *err);
+
+/* The feed/drain loop every reader of the wire runs (the host's sessions, the Linux and Windows
+ * guest agents): feeds data through d, calls on_frame for each frame and on_noise for each
+ * decoder error (either may be NULL). Stops early when a callback returns false (the caller
+ * dropped the decoder, or hung up). Returns the bytes consumed. */
+typedef bool (*AvmaFrameFn)(const AvmaFrame *f, void *user);
+typedef bool (*AvmaNoiseFn)(const AvmaDecError *e, void *user);
+size_t avma_decode_stream(AvmaDecoder *d, const uint8_t *data, size_t len, AvmaFrameFn on_frame,
+                          AvmaNoiseFn on_noise, void *user);

@@ -1,10 +1,13 @@
 /* avma-guest: slmgr-style verbs for the guest. Talks to a running avma-guestd through its
- * control socket; without one it acts on the state and the port itself. */
+ * control socket; without one it acts on the state and the port itself. Adding a verb is one row
+ * of the table at the end plus its handler. */
+#include "cli-verbs.h"
 #include "control.h"
 #include "events.h"
 #include "guest-config.h"
 #include "guest.h"
 #include "port.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -12,21 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
+/* What every verb receives: the configuration, loaded once the verb is known. */
+struct AvmaCliCtx {
   AvmaGuestConfig *config;
   gboolean json;
-} Ctx;
-
-static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static int fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("avma-guest: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
+};
+typedef AvmaCliCtx Ctx;
+#define fail avma_cli_fail
 
 static void print_object(JsonObject *o) {
   g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
@@ -36,8 +31,8 @@ static void print_object(JsonObject *o) {
 }
 
 /* Ask the daemon; *handled FALSE when none is running. */
-static JsonObject *ask_daemon(Ctx *c, JsonObject *req, gboolean *handled, GError **error) {
-  g_autofree char *sock = avma_guest_state_path(c->config, "control.sock");
+static JsonObject *ask_daemon(const Ctx *c, JsonObject *req, gboolean *handled, GError **error) {
+  g_autofree char *sock = avma_guest_state_path(c->config, AVMA_GUEST_CONTROL_SOCKET);
   g_autoptr(GError) local = NULL;
   guint timeout = (guint)(c->config->timing.request_timeout * 2 + 5);
   JsonObject *r = avma_control_call(sock, req, timeout, &local);
@@ -83,7 +78,7 @@ static gboolean run_local(AvmaGuest *g, gboolean clear, Wait *w, GError **error)
   return TRUE;
 }
 
-static int verb_ipk_upk(Ctx *c, const char *verb, const char *key) {
+static int ipk_upk(const Ctx *c, const char *verb, const char *key) {
   g_autoptr(JsonObject) req = json_object_new();
   json_object_set_string_member(req, "verb", verb);
   if (key)
@@ -121,7 +116,7 @@ static int verb_ipk_upk(Ctx *c, const char *verb, const char *key) {
   return 0;
 }
 
-static int ato_result(Ctx *c, AvmaNotification n, const char *reason) {
+static int ato_result(const Ctx *c, AvmaNotification n, const char *reason) {
   if (c->json) {
     g_autoptr(JsonObject) o = json_object_new();
     json_object_set_string_member(o, "notification", avma_notification_name(n));
@@ -134,7 +129,9 @@ static int ato_result(Ctx *c, AvmaNotification n, const char *reason) {
   return avma_notification_exit_code(n);
 }
 
-static int verb_ato(Ctx *c) {
+static int verb_ato(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("ato: unexpected argument '%s'", argv[1]), 2;
   g_autoptr(JsonObject) req = json_object_new();
   json_object_set_string_member(req, "verb", "ato");
   gboolean handled = FALSE;
@@ -166,11 +163,11 @@ static int verb_ato(Ctx *c) {
   return rc;
 }
 
-static AvmaGuestState *load_state(Ctx *c, GError **error) {
+static AvmaGuestState *load_state(const Ctx *c, GError **error) {
   return avma_guest_state_load(c->config->state_dir, error);
 }
 
-static const char *product_of(Ctx *c, AvmaGuestState *s, char *buf, gsize len) {
+static const char *product_of(const Ctx *c, AvmaGuestState *s, char *buf, gsize len) {
   AvmaVersion v = c->config->product_version ? c->config->product_version : s->key_version;
   AvmaEdition e = c->config->product_edition ? c->config->product_edition : s->key_edition;
   if (!v && !e)
@@ -180,7 +177,7 @@ static const char *product_of(Ctx *c, AvmaGuestState *s, char *buf, gsize len) {
   return buf;
 }
 
-static JsonObject *status_json(Ctx *c, AvmaGuestState *s, gint64 now) {
+static JsonObject *status_json(const Ctx *c, AvmaGuestState *s, gint64 now) {
   JsonObject *o = json_object_new();
   char buf[128];
   char last5[6] = "";
@@ -213,7 +210,7 @@ static JsonObject *status_json(Ctx *c, AvmaGuestState *s, gint64 now) {
   return o;
 }
 
-static int verb_dlv(Ctx *c, gboolean short_form) {
+static int dlv(const Ctx *c, gboolean short_form) {
   g_autoptr(GError) err = NULL;
   g_autoptr(AvmaGuestState) s = load_state(c, &err);
   if (!s)
@@ -251,7 +248,9 @@ static int verb_dlv(Ctx *c, gboolean short_form) {
   return 0;
 }
 
-static int verb_xpr(Ctx *c) {
+static int verb_xpr(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("xpr: unexpected argument '%s'", argv[1]), 2;
   g_autoptr(GError) err = NULL;
   g_autoptr(AvmaGuestState) s = load_state(c, &err);
   if (!s)
@@ -282,8 +281,10 @@ static int verb_xpr(Ctx *c) {
   return 0;
 }
 
-static int verb_events(Ctx *c) {
-  g_autofree char *path = avma_guest_state_path(c->config, "events.jsonl");
+static int verb_events(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("events: unexpected argument '%s'", argv[1]), 2;
+  g_autofree char *path = avma_guest_state_path(c->config, AVMA_GUEST_EVENTS_FILE);
   guint skipped = 0;
   g_autoptr(GError) err = NULL;
   g_autoptr(GPtrArray) evs = avma_event_log_read(path, &skipped, &err);
@@ -310,78 +311,74 @@ static int verb_events(Ctx *c) {
   return 0;
 }
 
-static void usage(FILE *f) {
-  fprintf(f, "Usage: avma-guest [--config FILE] [--state-dir DIR] [--port PATH] [--json] VERB\n"
-             "Verbs (as slmgr):\n"
-             "  ipk KEY    install a product key (an AVMA key for this product)\n"
-             "  upk        uninstall the key and remove its KVP data from the host\n"
-             "  ato        activate now; exit 0 AVMA Success, 3 Invalid Host, 4 Invalid Data,\n"
-             "             5 Activation Denied\n"
-             "  dlv        detailed licence information\n"
-             "  dli        short licence information\n"
-             "  xpr        when the activation expires\n"
-             "  events     the 12309 history\n");
+static int verb_ipk(const Ctx *c, int argc, char **argv) {
+  if (argc < 2)
+    return fail("ipk: give the key: avma-guest ipk XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"), 2;
+  /* A key pasted with spaces arrives as several arguments: join them. */
+  g_autofree char *key = g_strjoinv(" ", argv + 1);
+  return ipk_upk(c, "ipk", key);
 }
+
+static int verb_upk(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("upk: unexpected argument '%s'", argv[1]), 2;
+  return ipk_upk(c, "upk", NULL);
+}
+
+static int verb_dlv(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("dlv: unexpected argument '%s'", argv[1]), 2;
+  return dlv(c, FALSE);
+}
+
+static int verb_dli(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("dli: unexpected argument '%s'", argv[1]), 2;
+  return dlv(c, TRUE);
+}
+
+static const AvmaCliVerb verbs[] = {
+    {"ipk", "KEY", "Install a product key (an AVMA key for this product)",
+     "KEY is five groups of five characters; a key given as several arguments is joined.",
+     verb_ipk},
+    {"upk", "", "Uninstall the key and remove its KVP data from the host", NULL, verb_upk},
+    {"ato", "", "Activate now",
+     "Exit status: 0 AVMA Success, 3 Invalid Host, 4 Invalid Data, 5 Activation Denied.", verb_ato},
+    {"dlv", "", "Detailed licence information", NULL, verb_dlv},
+    {"dli", "", "Short licence information", NULL, verb_dli},
+    {"xpr", "", "When the activation expires", NULL, verb_xpr},
+    {"events", "", "The 12309 history", NULL, verb_events},
+};
 
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *port = NULL;
-  gboolean json = FALSE, version = FALSE;
-  GOptionEntry entries[] = {
+  gboolean json = FALSE;
+  const GOptionEntry options[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
       {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
       {"port", 'p', 0, G_OPTION_ARG_FILENAME, &port, "virtio-serial port device", "PATH"},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (read verbs)", NULL},
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
       {NULL}};
-  g_autoptr(GOptionContext) ctx = g_option_context_new("VERB [ARG]");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  const AvmaCliProgram prog = {"avma-guest",
+                               "Licence verbs for the guest, as slmgr's.",
+                               options,
+                               verbs,
+                               G_N_ELEMENTS(verbs),
+                               NULL,
+                               AVMA_VERSION};
+  /* Not strict: global options may follow the verb (avma-guest dlv --json). */
+  int rc = avma_cli_start(&prog, FALSE, &argc, &argv);
+  if (rc >= 0)
+    return rc;
+  int shift = 0;
+  const AvmaCliVerb *verb = avma_cli_resolve(&prog, argc, argv, &shift, &rc);
+  if (!verb)
+    return rc;
   g_autoptr(GError) err = NULL;
-  if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-    fprintf(stderr, "avma-guest: %s\n", err->message);
-    usage(stderr);
-    return 2;
-  }
-  if (version) {
-    printf("avma-guest %s\n", AVMA_VERSION);
-    return 0;
-  }
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
   g_autoptr(AvmaGuestConfig) config = avma_guest_config_load(config_path, state_dir, port, &err);
   if (!config)
     return fail("%s", err->message);
   Ctx c = {config, json};
-  const char *verb = argv[1];
-  int nargs = argc - 2;
-  if (!strcmp(verb, "ipk")) {
-    if (nargs < 1)
-      return fail("ipk: give the key: avma-guest ipk XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"), 2;
-    /* A key pasted with spaces arrives as several arguments: join them. */
-    g_autofree char *key = g_strjoinv(" ", argv + 2);
-    return verb_ipk_upk(&c, "ipk", key);
-  }
-  if (nargs > 0)
-    return fail("%s: unexpected argument '%s'", verb, argv[2]), 2;
-  if (!strcmp(verb, "upk"))
-    return verb_ipk_upk(&c, "upk", NULL);
-  if (!strcmp(verb, "ato"))
-    return verb_ato(&c);
-  if (!strcmp(verb, "dlv"))
-    return verb_dlv(&c, FALSE);
-  if (!strcmp(verb, "dli"))
-    return verb_dlv(&c, TRUE);
-  if (!strcmp(verb, "xpr"))
-    return verb_xpr(&c);
-  if (!strcmp(verb, "events"))
-    return verb_events(&c);
-  if (!strcmp(verb, "help")) {
-    usage(stdout);
-    return 0;
-  }
-  fprintf(stderr, "avma-guest: unknown verb '%s'\n", verb);
-  usage(stderr);
-  return 2;
+  return avma_cli_call(verb, &c, argc - shift, argv + shift);
 }

@@ -2,76 +2,82 @@
 #include "guest-config.h"
 
 #include <gio/gio.h>
+#include <stddef.h>
+
+static gboolean parse_journal(const char *text, void *field) {
+  return avma_journal_mode_parse(text, field);
+}
+/* Empty: the installed key decides. */
+static gboolean parse_version(const char *text, void *field) {
+  *(AvmaVersion *)field = AVMA_VERSION_UNKNOWN;
+  return !*text || avma_version_parse(text, field);
+}
+static gboolean parse_edition(const char *text, void *field) {
+  *(AvmaEdition *)field = AVMA_EDITION_UNKNOWN;
+  return !*text || avma_edition_parse(text, field);
+}
+
+#define F(member) offsetof(AvmaGuestConfig, member)
+#define TEN_YEARS (10LL * 365 * 86400)
+/* Every setting of guest.conf; avma-guest.conf(5) documents each with its range and default
+ * (make check: settings-docs). The timing defaults are the portable core's
+ * (avma_timing_defaults), which the Windows agent uses: test-settings checks they agree. */
+static const AvmaSetting settings[] = {
+    {"guest", "state_dir", AVMA_SETTING_STRING, .def = AVMA_GUEST_DEFAULT_STATE,
+     .doc = "State directory: installed key, activation state, event history",
+     .offset = F(state_dir)},
+    {"guest", "port", AVMA_SETTING_STRING, .def = AVMA_GUEST_DEFAULT_PORT,
+     .doc = "The virtio-serial port of the AVMA channel", .offset = F(port)},
+    {"guest", "product_version", AVMA_SETTING_CHOICE, .def = "",
+     .choices = "2012R2|2016|2019|2022|2025", .doc = "The version this guest declares",
+     .offset = F(product_version), .parse = parse_version},
+    {"guest", "product_edition", AVMA_SETTING_CHOICE, .def = "",
+     .choices = "Datacenter|DatacenterAzure|Standard|Essentials",
+     .doc = "The edition this guest declares", .offset = F(product_edition),
+     .parse = parse_edition},
+    {"guest", "journal", AVMA_SETTING_CHOICE, .def = "auto", .choices = "auto|yes|no",
+     .doc = "Send events to the systemd journal too", .offset = F(journal), .parse = parse_journal},
+    {"timing", "request_timeout", AVMA_SETTING_INT, 1, TEN_YEARS, "10", .unit = "seconds",
+     .doc = "How long to wait for the host's answer", .offset = F(timing.request_timeout),
+     .store = AVMA_STORE_I64},
+    {"timing", "renew_interval", AVMA_SETTING_INT, 1, TEN_YEARS, "86400", .unit = "seconds",
+     .doc = "Time between renewals while activated", .offset = F(timing.renew_interval),
+     .store = AVMA_STORE_I64},
+    {"timing", "retry_initial", AVMA_SETTING_INT, 1, TEN_YEARS, "60", .unit = "seconds",
+     .doc = "First retry after a failed attempt", .offset = F(timing.retry_initial),
+     .store = AVMA_STORE_I64},
+    {"timing", "retry_max", AVMA_SETTING_INT, 1, TEN_YEARS, "7200", .unit = "seconds",
+     .doc = "Cap of the back-off between retries", .offset = F(timing.retry_max),
+     .store = AVMA_STORE_I64},
+    {"timing", "presence_interval", AVMA_SETTING_INT, 1, TEN_YEARS, "2", .unit = "seconds",
+     .doc = "How often to check whether the host side is connected",
+     .offset = F(timing.presence_interval), .store = AVMA_STORE_I64},
+};
+
+const AvmaSetting *avma_guest_settings(size_t *n) {
+  *n = G_N_ELEMENTS(settings);
+  return settings;
+}
 
 void avma_guest_config_free(AvmaGuestConfig *c) {
   if (!c)
     return;
-  g_free(c->state_dir);
-  g_free(c->port);
+  avma_settings_clear(settings, G_N_ELEMENTS(settings), c);
   g_free(c);
-}
-
-static gboolean get_secs(GKeyFile *kf, const char *key, gint64 min, int64_t *out, GError **error) {
-  if (!g_key_file_has_key(kf, "timing", key, NULL))
-    return TRUE;
-  g_autoptr(GError) local = NULL;
-  gint64 v = g_key_file_get_int64(kf, "timing", key, &local);
-  if (local || v < min || v > 10LL * 365 * 86400) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "[timing] %s must be a number of seconds, at least %" G_GINT64_FORMAT, key, min);
-    return FALSE;
-  }
-  *out = v;
-  return TRUE;
 }
 
 AvmaGuestConfig *avma_guest_config_load(const char *config_path, const char *state_dir,
                                         const char *port, GError **error) {
   g_autoptr(AvmaGuestConfig) c = g_new0(AvmaGuestConfig, 1);
-  c->journal = AVMA_JOURNAL_AUTO;
-  avma_timing_defaults(&c->timing);
-
-  g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_GUEST_DEFAULT_CONFIG;
-  g_autoptr(GError) local = NULL;
-  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-    if (config_path || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "config %s: %s", path, local->message);
-      return NULL;
-    }
-  }
-  g_autofree char *sd = g_key_file_get_string(kf, "guest", "state_dir", NULL);
-  c->state_dir = g_strdup(state_dir ? state_dir : sd ? sd : AVMA_GUEST_DEFAULT_STATE);
-  g_autofree char *p = g_key_file_get_string(kf, "guest", "port", NULL);
-  c->port = g_strdup(port ? port : p ? p : AVMA_GUEST_DEFAULT_PORT);
-  g_autofree char *pv = g_key_file_get_string(kf, "guest", "product_version", NULL);
-  if (pv && *pv && !avma_version_parse(pv, &c->product_version)) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "%s: [guest] product_version '%s' is not 2012R2, 2016, 2019, 2022 or 2025", path,
-                pv);
+  g_autoptr(GKeyFile) kf =
+      avma_settings_load(settings, G_N_ELEMENTS(settings), path, config_path != NULL, c, error);
+  if (!kf)
     return NULL;
-  }
-  g_autofree char *pe = g_key_file_get_string(kf, "guest", "product_edition", NULL);
-  if (pe && *pe && !avma_edition_parse(pe, &c->product_edition)) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "%s: [guest] product_edition '%s' is not Datacenter, DatacenterAzure, Standard or "
-                "Essentials",
-                path, pe);
-    return NULL;
-  }
-  g_autofree char *journal = g_key_file_get_string(kf, "guest", "journal", NULL);
-  if (journal && !avma_journal_mode_parse(journal, &c->journal)) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "%s: [guest] journal must be auto, yes or no", path);
-    return NULL;
-  }
+  /* The command line wins over the file. */
+  avma_settings_override(&c->state_dir, state_dir);
+  avma_settings_override(&c->port, port);
   AvmaTiming *t = &c->timing;
-  if (!get_secs(kf, "request_timeout", 1, &t->request_timeout, error) ||
-      !get_secs(kf, "renew_interval", 1, &t->renew_interval, error) ||
-      !get_secs(kf, "retry_initial", 1, &t->retry_initial, error) ||
-      !get_secs(kf, "retry_max", 1, &t->retry_max, error) ||
-      !get_secs(kf, "presence_interval", 1, &t->presence_interval, error))
-    return NULL;
   if (t->retry_max < t->retry_initial)
     t->retry_max = t->retry_initial;
   return g_steal_pointer(&c);

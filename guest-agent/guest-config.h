@@ -7,6 +7,7 @@
 #include "core/schedule.h" /* AvmaTiming */
 #include "events.h"
 #include "schema.h"
+#include "settings.h"
 
 #define AVMA_GUEST_DEFAULT_CONFIG "/etc/avma/guest.conf"
 #define AVMA_GUEST_DEFAULT_STATE "/var/lib/avma-guest"
@@ -29,3 +30,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaGuestConfig, avma_guest_config_free)
 AvmaGuestConfig *avma_guest_config_load(const char *config_path, const char *state_dir,
                                         const char *port, GError **error);
 char *avma_guest_state_path(const AvmaGuestConfig *c, const char *name);
+
+/* guest.conf's settings table (for the documentation check). */
+const AvmaSetting *avma_guest_settings(size_t *n);

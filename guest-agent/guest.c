@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "intrinsic.h"
 #include "port.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -63,7 +64,7 @@ AvmaGuest *avma_guest_new(const AvmaGuestConfig *config, GError **error) {
   g->state = g_steal_pointer(&st);
   g->image.version = config->product_version;
   g->image.edition = config->product_edition;
-  g_autofree char *path = avma_guest_state_path(config, "events.jsonl");
+  g_autofree char *path = avma_guest_state_path(config, AVMA_GUEST_EVENTS_FILE);
   g->log = avma_event_log_new(path, config->journal);
   g->fd = -1;
   g->waiters = g_array_new(FALSE, FALSE, sizeof(Waiter));

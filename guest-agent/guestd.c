@@ -5,6 +5,7 @@
 #include "guest-config.h"
 #include "guest.h"
 #include "port.h"
+#include "state-files.h"
 
 #include <gio/gio.h>
 #include <locale.h>
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
     g_message("%s; will keep looking while an activation is due", err->message);
     g_clear_error(&err);
   }
-  g_autofree char *sock = avma_guest_state_path(config, "control.sock");
+  g_autofree char *sock = avma_guest_state_path(config, AVMA_GUEST_CONTROL_SOCKET);
   g_autoptr(AvmaControl) control = avma_control_new(guest, sock, &err);
   if (!control) {
     fprintf(stderr, "avma-guestd: control socket %s: %s\n", sock, err->message);

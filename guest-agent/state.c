@@ -2,11 +2,10 @@
 #include "state.h"
 
 #include "fsutil.h"
+#include "state-files.h"
 
 #include <gio/gio.h>
 #include <string.h>
-
-#define STATE_FILE "guest.state"
 
 void avma_guest_state_free(AvmaGuestState *s) {
   g_free(s);
@@ -15,7 +14,7 @@ void avma_guest_state_free(AvmaGuestState *s) {
 AvmaGuestState *avma_guest_state_load(const char *state_dir, GError **error) {
   g_autoptr(AvmaGuestState) s = g_new0(AvmaGuestState, 1);
   avma_gstate_init(s);
-  g_autofree char *path = g_build_filename(state_dir, STATE_FILE, NULL);
+  g_autofree char *path = g_build_filename(state_dir, AVMA_GUEST_STATE_FILE, NULL);
   g_autofree char *data = NULL;
   gsize len = 0;
   g_autoptr(GError) local = NULL;
@@ -51,7 +50,7 @@ gboolean avma_guest_state_save(const AvmaGuestState *s, const char *state_dir, G
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot format the guest state");
     return FALSE;
   }
-  g_autofree char *path = g_build_filename(state_dir, STATE_FILE, NULL);
+  g_autofree char *path = g_build_filename(state_dir, AVMA_GUEST_STATE_FILE, NULL);
   return avma_write_atomic(path, data, (gssize)len, 0600, error);
 }
 

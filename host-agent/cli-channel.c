@@ -12,7 +12,7 @@ static int channel_verb(const AvmaCliGlobals *g, int argc, char **argv, gboolean
   GOptionEntry e[] = {{"all", 0, 0, G_OPTION_ARG_NONE, &all, "Every domain libvirt knows", NULL},
                       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse(verb, "DOMAIN... | --all", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("%s: %s", verb, err->message), 2;
   if (all == (argc > 1))
     return avma_cli_fail("%s: give domain names (or UUIDs) or --all, not both", verb), 2;

@@ -4,18 +4,7 @@
 #include "fsutil.h"
 #include "kvp.h"
 
-#include <stdarg.h>
 #include <string.h>
-
-int avma_cli_fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("avma-host: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
 
 /* Every verb creates a missing state directory (brief section 6), as avma-host(1) says. */
 AvmaHostConfig *avma_cli_config(const AvmaCliGlobals *g, GError **error) {
@@ -24,15 +13,6 @@ AvmaHostConfig *avma_cli_config(const AvmaCliGlobals *g, GError **error) {
   if (!c || !avma_ensure_dir(c->state_dir, 0750, error))
     return NULL;
   return g_steal_pointer(&c);
-}
-
-gboolean avma_cli_parse(const char *verb, const char *params, GOptionEntry *entries, int *argc,
-                        char ***argv, GError **error) {
-  g_autoptr(GOptionContext) ctx = g_option_context_new(params);
-  g_autofree char *summary = g_strdup_printf("avma-host %s", verb);
-  g_option_context_set_summary(ctx, summary);
-  g_option_context_add_main_entries(ctx, entries, NULL);
-  return g_option_context_parse(ctx, argc, argv, error);
 }
 
 void avma_cli_print_json(JsonNode *node) {

@@ -4,9 +4,17 @@
 #include "events.h"
 #include "history.h"
 #include "host-event.h"
+#include "state-files.h"
 #include "timeutil.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FOLLOW_POLL_MS 200
 
 static gboolean match(const AvmaEventFilter *f, JsonObject *o) {
   g_auto(AvmaHostEvent) ev;
@@ -51,8 +59,125 @@ static GPtrArray *load_events(const AvmaHostConfig *c, const char *path, const A
   return sel;
 }
 
+static void print_header(void) {
+  printf("%-20s  %-5s  %-17s  %-16s  %-17s  %-5s  %s\n", "TIME", "ID", "NOTIFICATION", "VM",
+         "GUEST", "KEY", "REASON");
+}
+
+static void print_row(JsonObject *o) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_from_json(o, &ev);
+  g_autofree char *time = avma_host_event_time_text(ev.time);
+  g_autofree char *guest_raw = g_strdup_printf("%s %s", ev.guest_version ? ev.guest_version : "",
+                                               ev.guest_edition ? ev.guest_edition : "");
+  /* Guest-derived text, shown again safe: older records predate the checks where it is stored. */
+  g_autofree char *guest = avma_cli_safe(g_strstrip(guest_raw));
+  g_autofree char *vm = avma_cli_safe(ev.vm);
+  g_autofree char *key = avma_cli_safe(ev.key_last5);
+  g_autofree char *reason = avma_cli_safe(ev.reason_text);
+  printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n", time, ev.event_id,
+         avma_host_event_notification_text(&ev), vm, guest, key, reason);
+}
+
+/* ---- --follow -------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t follow_stop;
+static void on_stop_signal(int sig) {
+  (void)sig;
+  follow_stop = 1;
+}
+
+typedef struct {
+  const AvmaEventFilter *filter;
+  gboolean json;
+  int fd; /* the log as last opened, -1 before it exists */
+  dev_t dev;
+  ino_t ino;
+  GString *partial;  /* a line not yet complete (the daemon is writing it) */
+  gboolean out_gone; /* standard output is closed */
+} Follow;
+
+/* One complete line: printed when it is a record the filter takes (--json: as logged). */
+static void follow_line(Follow *fl, const char *line) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!*line || !json_parser_load_from_data(p, line, -1, NULL) || !json_parser_get_root(p) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return; /* a line cut by a crash: the normal reader skips it too */
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  if (!match(fl->filter, o))
+    return;
+  if (fl->json)
+    printf("%s\n", line);
+  else
+    print_row(o);
+}
+
+/* Everything the open log holds past what was read. */
+static void follow_drain(Follow *fl) {
+  char buf[65536];
+  ssize_t n;
+  while (fl->fd >= 0 && (n = read(fl->fd, buf, sizeof buf)) > 0) {
+    g_string_append_len(fl->partial, buf, n);
+    char *start = fl->partial->str, *nl;
+    while ((nl = memchr(start, '\n', fl->partial->len - (gsize)(start - fl->partial->str)))) {
+      *nl = '\0';
+      follow_line(fl, start);
+      start = nl + 1;
+    }
+    g_string_erase(fl->partial, 0, start - fl->partial->str);
+  }
+  if (fflush(stdout) == EOF || ferror(stdout))
+    fl->out_gone = TRUE;
+}
+
+/* (Re)open the log when it appears, is replaced or shrinks: read it from its top then. */
+static void follow_reopen(Follow *fl, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return;
+  if (fl->fd >= 0 && st.st_dev == fl->dev && st.st_ino == fl->ino &&
+      lseek(fl->fd, 0, SEEK_CUR) <= st.st_size)
+    return;
+  follow_drain(fl); /* what the old file still had */
+  if (fl->fd >= 0)
+    close(fl->fd);
+  fl->fd = open(path, O_RDONLY | O_CLOEXEC);
+  g_string_truncate(fl->partial, 0);
+  struct stat cur;
+  if (fl->fd >= 0 && fstat(fl->fd, &cur) == 0) {
+    fl->dev = cur.st_dev;
+    fl->ino = cur.st_ino;
+  }
+}
+
+/* The log is complete (every record is in it before the guest is answered), so --follow tails
+ * it from its top: the events so far, then each one as avma-hostd appends it. Ends on SIGINT or
+ * SIGTERM, or when standard output is closed (a pipe's reader gone). */
+static int follow(const char *path, const AvmaEventFilter *f, gboolean json) {
+  struct sigaction sa = {.sa_handler = on_stop_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a closed pipe is a write error, seen below */
+  Follow fl = {.filter = f, .json = json, .fd = -1, .partial = g_string_new(NULL)};
+  if (!json)
+    print_header();
+  while (!follow_stop && !fl.out_gone) {
+    follow_reopen(&fl, path);
+    follow_drain(&fl);
+    /* POLLERR on standard output: the pipe's reader went away though nothing was written. */
+    struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
+    if (poll(&pfd, 1, FOLLOW_POLL_MS) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)))
+      break;
+  }
+  if (fl.fd >= 0)
+    close(fl.fd);
+  g_string_free(fl.partial, TRUE);
+  return 0;
+}
+
 int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
-  gboolean json = FALSE;
+  gboolean json = FALSE, follow_on = FALSE;
   g_autofree char *since_s = NULL, *until_s = NULL, *vm = NULL, *notif = NULL;
   GOptionEntry e[] = {
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON array, oldest first", NULL},
@@ -63,10 +188,10 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
       {"vm", 0, 0, G_OPTION_ARG_STRING, &vm, "Only this VM (name or UUID)", "VM"},
       /* event-field-ok: as above */
       {"notification", 0, 0, G_OPTION_ARG_STRING, &notif, "Only this notification", "N"},
+      {"follow", 'f', 0, G_OPTION_ARG_NONE, &follow_on, "Print new events as they come", NULL},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("events", "[--since T] [--until T] [--vm VM] [--notification N] [--json]", e,
-                      &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("events: %s", err->message), 2;
   gint64 since = 0, until = 0;
   if (since_s && !avma_time_parse_loose(since_s, &since))
@@ -84,8 +209,10 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
   g_autoptr(AvmaHostConfig) c = avma_cli_config(g, &err);
   if (!c)
     return avma_cli_fail("%s", err->message);
-  g_autofree char *path = avma_host_state_path(c, "events.jsonl");
+  g_autofree char *path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
   AvmaEventFilter f = {since, until, vm, notif};
+  if (follow_on)
+    return follow(path, &f, json);
   g_autoptr(GPtrArray) sel = load_events(c, path, &f, &err);
   if (!sel)
     return avma_cli_fail("events: %s", err->message);
@@ -97,20 +224,8 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv) {
     printf("No events.\n");
     return 0;
   }
-  printf("%-20s  %-5s  %-17s  %-16s  %-17s  %-5s  %s\n", "TIME", "ID", "NOTIFICATION", "VM",
-         "GUEST", "KEY", "REASON");
-  for (guint i = 0; i < sel->len; i++) {
-    g_auto(AvmaHostEvent) ev;
-    avma_host_event_from_json(sel->pdata[i], &ev);
-    g_autofree char *time = avma_host_event_time_text(ev.time);
-    g_autofree char *guest_raw = g_strdup_printf("%s %s", ev.guest_version ? ev.guest_version : "",
-                                                 ev.guest_edition ? ev.guest_edition : "");
-    g_autofree char *guest = avma_cli_safe(g_strstrip(guest_raw));
-    g_autofree char *vm_name = avma_cli_safe(ev.vm);
-    g_autofree char *key = avma_cli_safe(ev.key_last5);
-    g_autofree char *reason = avma_cli_safe(ev.reason_text);
-    printf("%-20s  %-5" G_GINT64_FORMAT "  %-17s  %-16s  %-17s  %-5s  %s\n", time, ev.event_id,
-           avma_host_event_notification_text(&ev), vm_name, guest, key, reason);
-  }
+  print_header();
+  for (guint i = 0; i < sel->len; i++)
+    print_row(sel->pdata[i]);
   return 0;
 }

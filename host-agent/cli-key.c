@@ -79,7 +79,7 @@ int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry e[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output", NULL}, {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key show", "[--json]", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("show", err);
   if (!no_args("show", argc, argv))
     return 2;
@@ -142,7 +142,7 @@ int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv) {
 int avma_cli_key_create(const AvmaCliGlobals *g, int argc, char **argv) {
   GOptionEntry e[] = {{NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key create", "", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("create", err);
   if (!no_args("create", argc, argv))
     return 2;
@@ -162,7 +162,7 @@ int avma_cli_key_create(const AvmaCliGlobals *g, int argc, char **argv) {
 int avma_cli_key_rotate(const AvmaCliGlobals *g, int argc, char **argv) {
   GOptionEntry e[] = {{NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key rotate", "", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("rotate", err);
   if (!no_args("rotate", argc, argv))
     return 2;
@@ -193,7 +193,7 @@ int avma_cli_key_install_cert(const AvmaCliGlobals *g, int argc, char **argv) {
                        "Also check the root's signature with its public key", "ROOT.pub"},
                       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key install-cert", "CERT [--root ROOT.pub]", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("install-cert", err);
   if (argc != 2)
     return avma_cli_fail("key install-cert: one certificate file expected"), 2;
@@ -225,7 +225,7 @@ int avma_cli_key_root_new(const AvmaCliGlobals *g, int argc, char **argv) {
       {"out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Directory for root.sec and root.pub", "DIR"},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key root-new", "--out DIR", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("root-new", err);
   if (!no_args("root-new", argc, argv))
     return 2;
@@ -258,8 +258,7 @@ int avma_cli_key_certify(const AvmaCliGlobals *g, int argc, char **argv) {
       {"valid-from", 0, 0, G_OPTION_ARG_STRING, &from_s, "Validity start (default: now)", "T"},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("key certify", "--root ROOT.sec HOSTKEY.pub [--name HOST] [--out FILE]", e,
-                      &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return usage_fail("certify", err);
   if (!root_path || argc != 2)
     return avma_cli_fail("key certify: --root ROOT.sec and one HOSTKEY.pub are required"), 2;

@@ -19,8 +19,7 @@ int avma_cli_license_set(const AvmaCliGlobals *g, int argc, char **argv) {
       {"activated", 0, 0, G_OPTION_ARG_STRING, &act, "yes or no", "yes|no"},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("license set", "--version V --edition E --activated yes|no [--key KEY]", e,
-                      &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("license set: %s", err->message), 2;
   if (argc > 1)
     return avma_cli_fail("license set: unexpected argument '%s'", argv[1]), 2;
@@ -66,7 +65,7 @@ int avma_cli_license_show(const AvmaCliGlobals *g, int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry e[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output", NULL}, {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("license show", "[--json]", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("license show: %s", err->message), 2;
   g_autoptr(AvmaHostConfig) c = avma_cli_config(g, &err);
   if (!c)

@@ -5,6 +5,7 @@
 #include "hostkey.h"
 #include "licence.h"
 #include "report.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <string.h>
@@ -74,10 +75,7 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
        "Also write FILE.minisig, signed by the host key (needs --output)", NULL},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("report",
-                      "--month YYYY-MM [--format text|csv|json] [--as-of T] [--output FILE "
-                      "[--sign]]",
-                      e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("report: %s", err->message), 2;
   if (argc > 1)
     return avma_cli_fail("report: unexpected argument '%s'", argv[1]), 2;
@@ -101,8 +99,8 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
   g_autoptr(AvmaHostConfig) c = avma_cli_config(g, &err);
   if (!c)
     return avma_cli_fail("%s", err->message);
-  g_autofree char *events_log = avma_host_state_path(c, "events.jsonl");
-  g_autofree char *licence_log = avma_host_state_path(c, "licence-history.jsonl");
+  g_autofree char *events_log = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
+  g_autofree char *licence_log = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
   gboolean scratch;
   g_autoptr(AvmaHistory) h = open_history(c, events_log, licence_log, &scratch, &err);
   if (!h)
@@ -114,7 +112,7 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
                         &err))
     return avma_cli_fail("report: %s", err->message);
   /* Shown only when the store has no host facts (the daemon records them at start). */
-  g_autofree char *host_id_path = avma_host_state_path(c, "host-id");
+  g_autofree char *host_id_path = avma_host_state_path(c, AVMA_HOST_ID_FILE);
   g_autofree char *host_id = NULL;
   if (g_file_get_contents(host_id_path, &host_id, NULL, NULL))
     g_strstrip(host_id);

@@ -127,7 +127,7 @@ int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry e[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON array", NULL}, {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("vms", "[--json]", e, &argc, &argv, &err))
+  if (!avma_cli_parse(e, &argc, &argv, &err))
     return avma_cli_fail("vms: %s", err->message), 2;
   if (argc > 1)
     return avma_cli_fail("vms: unexpected argument '%s'", argv[1]), 2;

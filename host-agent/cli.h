@@ -5,20 +5,20 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
+#include "cli-verbs.h"
 #include "host-config.h"
 
-typedef struct {
+/* The global options: avma-host's AvmaCliCtx, what every handler receives. */
+struct AvmaCliCtx {
   const char *config_path;
   const char *state_dir;
   const char *connect_uri;
-} AvmaCliGlobals;
+};
+typedef struct AvmaCliCtx AvmaCliGlobals;
 
-/* Print "avma-host: ..." to stderr; returns 1. */
-int avma_cli_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* avma_cli_fail ("avma-host: ...", returns 1) and avma_cli_parse (the verb's own options, its
+ * usage line from the table) come from cli-verbs.h. */
 AvmaHostConfig *avma_cli_config(const AvmaCliGlobals *g, GError **error);
-/* Parse a verb's own options; argv[0] is the verb. */
-gboolean avma_cli_parse(const char *verb, const char *params, GOptionEntry *entries, int *argc,
-                        char ***argv, GError **error);
 void avma_cli_print_json(JsonNode *node);
 void avma_cli_print_object(JsonObject *o);
 /* A copy of s fit for the operator's terminal (NULL reads as ""): invalid UTF-8, controls and
@@ -26,14 +26,14 @@ void avma_cli_print_object(JsonObject *o);
  * for records written before that or files edited by hand. Caller frees. */
 char *avma_cli_safe(const char *s);
 
-/* A verb: argv[0] is its last word. Returns the exit code (2 for usage errors). */
-typedef int (*AvmaCliVerb)(const AvmaCliGlobals *g, int argc, char **argv);
+/* The verbs (AvmaCliHandler): argv[0] is the last word; returns the exit status (2: usage). */
 
 int avma_cli_license_set(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_license_show(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_kvp(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_channel_add(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_channel_remove(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv);

@@ -5,7 +5,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#define AVMA_HISTORY_FILE "history.db"
+#include "state-files.h" /* AVMA_HISTORY_FILE */
+
 /* PRAGMA user_version after all migrations this build knows. */
 #define AVMA_HISTORY_SCHEMA 1
 

@@ -1,83 +1,87 @@
-/* avma-host: the host administrator's tool. Global options, then a verb from the table. */
+/* avma-host: the host administrator's tool. Global options, then a verb from the table: adding a
+ * verb is one row here plus its handler in a cli-*.c file (declared in cli.h). */
 #include "cli.h"
 
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-  const char *words; /* "license set" */
-  AvmaCliVerb fn;
-  const char *usage;
-} VerbEntry;
-
-static const VerbEntry verbs[] = {
-    {"license set", avma_cli_license_set,
-     "license set --version {2012R2|2016|2019|2022|2025} --edition {Datacenter|Standard}\n"
-     "              --activated {yes|no} [--key KEY]"},
-    {"license show", avma_cli_license_show, "license show [--json]"},
-    {"events", avma_cli_events,
-     "events [--since T] [--until T] [--vm NAME|UUID] [--notification N] [--json]"},
-    {"report", avma_cli_report,
-     "report --month YYYY-MM [--format text|csv|json] [--as-of T] [--output FILE [--sign]]"},
-    {"vms", avma_cli_vms, "vms [--json]"},
-    {"channel add", avma_cli_channel_add, "channel add DOMAIN... | --all"},
-    {"channel remove", avma_cli_channel_remove, "channel remove DOMAIN... | --all"},
-    {"key show", avma_cli_key_show, "key show [--json]"},
-    {"key create", avma_cli_key_create, "key create"},
-    {"key rotate", avma_cli_key_rotate, "key rotate"},
-    {"key install-cert", avma_cli_key_install_cert, "key install-cert CERT [--root ROOT.pub]"},
-    {"key root-new", avma_cli_key_root_new, "key root-new --out DIR"},
-    {"key certify", avma_cli_key_certify,
-     "key certify --root ROOT.sec HOSTKEY.pub [--name HOST] [--out FILE] [--valid-from T]"},
+static const AvmaCliVerb verbs[] = {
+    {"license set",
+     "--version {2012R2|2016|2019|2022|2025} --edition {Datacenter|Standard} --activated {yes|no} "
+     "[--key KEY]",
+     "Record the host's licensed version, edition and activation",
+     "Only an activated Datacenter host activates guests, and only guest versions up to its own.\n"
+     "Of KEY only the last five characters are kept. Every change is logged (event 12311).",
+     avma_cli_license_set},
+    {"license show", "[--json]", "Print the host's licensed state", NULL, avma_cli_license_show},
+    {"events", "[--since T] [--until T] [--vm NAME|UUID] [--notification N] [--follow] [--json]",
+     "Print the 12310 event history, oldest first",
+     "T is a date (2026-03-01) or an RFC 3339 time (2026-03-01T00:00:00Z). N is one of\n"
+     "'AVMA Success', 'Invalid Host', 'Invalid Data', 'Activation Denied'. --json prints one JSON\n"
+     "array. --follow keeps printing events as avma-hostd appends them (with --json one object a\n"
+     "line) until interrupted or standard output closes.",
+     avma_cli_events},
+    {"report", "--month YYYY-MM [--format {text|csv|json}] [--as-of T]",
+     "Build the monthly compliance report",
+     "Months are calendar months in UTC; a month not over yet is reported up to now, or up to T.",
+     avma_cli_report},
+    {"vms", "[--json]", "List the VMs with their channel and last decision",
+     "Every domain libvirt knows merged with avma-hostd's view of it (STATE/vms.json).",
+     avma_cli_vms},
+    {"kvp", "VM [--pool {external|guest|auto|auto-external|auto-internal}] [--json]",
+     "Print a VM's KVP data exchange items, every pool",
+     "VM is a name or UUID from avma-hostd's view. --json prints an array of {Name, Data, Source}\n"
+     "as Hyper-V's Msvm_KvpExchangeDataItem (Source 0 host, 1 guest, 2 intrinsic, 4 host-only).\n"
+     "Values may be up to 2048 bytes; tools written for Hyper-V expect at most 1024.\n"
+     "Exit status: 0, 1 when the view cannot be read, 3 when no VM matches.",
+     avma_cli_kvp},
+    {"key show", "[--json]", "Print the host signing key: id, public key forms, certificate",
+     "The key (STATE/host-key.sec, created by avma-hostd on its first start) signs reports and "
+     "the\n"
+     "record log's checkpoints. Rotations are listed, each checked against the retired key.",
+     avma_cli_key_show},
+    {"key create", "", "Create the host signing key when it is missing",
+     "For a host whose history predates signing, or after a lost key (avma-hostd refuses to start\n"
+     "without one once history exists).",
+     avma_cli_key_create},
+    {"key rotate", "", "Replace the host signing key; the old key signs the statement",
+     "The retired key, its certificate and the rotation statement are kept in STATE/keys/. A\n"
+     "running avma-hostd picks the new key up at once.",
+     avma_cli_key_rotate},
+    {"key install-cert", "CERT [--root ROOT.pub]", "Install the provider's certificate of this key",
+     "CERT must name this host's key; with --root its signature is checked too.",
+     avma_cli_key_install_cert},
+    {"key root-new", "--out DIR", "Create a provider root key (on an admin machine)",
+     "Writes DIR/root.sec and DIR/root.pub; never overwrites.", avma_cli_key_root_new},
+    {"key certify", "--root ROOT.sec HOSTKEY.pub [--name HOST] [--out FILE] [--valid-from T]",
+     "Certify a host key with the root key", NULL, avma_cli_key_certify},
+    {"channel add", "DOMAIN... | --all", "Add the AVMA channel to libvirt domains",
+     "Persistent definition, and hot-plugged into a running domain. Idempotent.",
+     avma_cli_channel_add},
+    {"channel remove", "DOMAIN... | --all", "Remove the AVMA channel from libvirt domains", NULL,
+     avma_cli_channel_remove},
 };
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "Usage: avma-host [--config FILE] [--state-dir DIR] [--connect URI] VERB ...\nVerbs:\n");
-  for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
-    fprintf(f, "  %s\n", verbs[i].usage);
-}
 
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *connect_uri = NULL;
-  gboolean version = FALSE;
-  GOptionEntry entries[] = {
+  const GOptionEntry options[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE"},
       {"state-dir", 's', 0, G_OPTION_ARG_FILENAME, &state_dir, "State directory", "DIR"},
       {"connect", 0, 0, G_OPTION_ARG_STRING, &connect_uri, "libvirt URI", "URI"},
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
       {NULL}};
-  g_autoptr(GOptionContext) ctx = g_option_context_new("VERB ...");
-  g_option_context_add_main_entries(ctx, entries, NULL);
-  g_option_context_set_strict_posix(ctx, TRUE); /* options after the verb are the verb's */
-  g_autoptr(GError) err = NULL;
-  if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-    fprintf(stderr, "avma-host: %s\n", err->message);
-    usage(stderr);
-    return 2;
-  }
-  if (version) {
-    printf("avma-host %s\n", AVMA_VERSION);
-    return 0;
-  }
+  const AvmaCliProgram prog = {"avma-host",
+                               "Manage the AVMA host licence, channels and history.",
+                               options,
+                               verbs,
+                               G_N_ELEMENTS(verbs),
+                               NULL,
+                               AVMA_VERSION};
+  /* Strict POSIX: options after the verb are the verb's. */
+  int rc = avma_cli_start(&prog, TRUE, &argc, &argv);
+  if (rc >= 0)
+    return rc;
   AvmaCliGlobals g = {config_path, state_dir, connect_uri};
-  if (argc < 2 || !strcmp(argv[1], "help")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  /* Longest match on one or two words: "license set", then "events". */
-  for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
-    g_auto(GStrv) w = g_strsplit(verbs[i].words, " ", 2);
-    if (strcmp(w[0], argv[1]))
-      continue;
-    if (!w[1])
-      return verbs[i].fn(&g, argc - 1, argv + 1);
-    if (argc >= 3 && !strcmp(w[1], argv[2]))
-      return verbs[i].fn(&g, argc - 2, argv + 2);
-  }
-  fprintf(stderr, "avma-host: unknown verb '%s'\n", argv[1]);
-  usage(stderr);
-  return 2;
+  return avma_cli_run(&prog, &g, argc, argv);
 }

@@ -1,7 +1,10 @@
 /* host-config: avma-hostd / avma-host settings. */
 #include "host-config.h"
+#include "settings.h"
+#include "state-files.h"
 
 #include <gio/gio.h>
+#include <stddef.h>
 #include <string.h>
 
 static void channel_spec_free(gpointer p) {
@@ -14,9 +17,9 @@ static void channel_spec_free(gpointer p) {
 void avma_host_config_free(AvmaHostConfig *c) {
   if (!c)
     return;
-  g_free(c->state_dir);
-  g_free(c->connect_uri);
-  g_free(c->metrics_textfile);
+  size_t n;
+  const AvmaSetting *table = avma_host_settings(&n);
+  avma_settings_clear(table, n, c);
   g_ptr_array_unref(c->channels);
   g_free(c);
 }
@@ -44,115 +47,81 @@ gboolean avma_host_config_add_channel(AvmaHostConfig *c, const char *spec, GErro
   return TRUE;
 }
 
-static gboolean get_int(GKeyFile *kf, const char *group, const char *key, gint64 min, gint64 max,
-                        gint64 *out, GError **error) {
-  if (!g_key_file_has_key(kf, group, key, NULL))
-    return TRUE;
-  g_autoptr(GError) local = NULL;
-  gint64 v = g_key_file_get_int64(kf, group, key, &local);
-  if (local || v < min || v > max) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "[%s] %s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, group,
-                key, min, max);
-    return FALSE;
-  }
-  *out = v;
-  return TRUE;
+static gboolean parse_journal(const char *text, void *field) {
+  return avma_journal_mode_parse(text, field);
+}
+
+#define F(member) offsetof(AvmaHostConfig, member)
+#define TEN_YEARS (10LL * 365 * 24 * 3600)
+/* Every setting of host.conf but [channels] (free-form VM names); avma-host.conf(5) documents
+ * each with its range and default (make check: state-files' neighbour, settings-docs). */
+static const AvmaSetting settings[] = {
+    {"host", "state_dir", AVMA_SETTING_STRING, .def = AVMA_HOST_DEFAULT_STATE,
+     .doc = "State directory: licence, host identity, event history", .offset = F(state_dir)},
+    {"host", "connect", AVMA_SETTING_STRING, .def = "qemu:///system", .def_computed = TRUE,
+     .doc = "libvirt connection URI (default: libvirt's own)", .offset = F(connect_uri)},
+    {"host", "validity", AVMA_SETTING_INT, 1, TEN_YEARS, "604800", .unit = "seconds",
+     .doc = "Validity granted to a guest on AVMA Success", .offset = F(validity),
+     .store = AVMA_STORE_I64},
+    {"host", "ensure_channel", AVMA_SETTING_BOOL, .def = "false",
+     .doc = "Add the AVMA channel to every defined domain that lacks it",
+     .offset = F(ensure_channel)},
+    {"host", "journal", AVMA_SETTING_CHOICE, .def = "auto", .choices = "auto|yes|no",
+     .doc = "Send events to the systemd journal too", .offset = F(journal), .parse = parse_journal},
+    {"limits", "requests_per_second", AVMA_SETTING_INT, 1, 100000, "10",
+     .doc = "Sustained requests per second per channel", .offset = F(rate_per_sec),
+     .store = AVMA_STORE_DOUBLE},
+    {"limits", "request_burst", AVMA_SETTING_INT, 1, 100000, "20",
+     .doc = "Burst size of that rate limit", .offset = F(rate_burst), .store = AVMA_STORE_DOUBLE},
+    {"limits", "frame_deadline_ms", AVMA_SETTING_INT, 100, 600000, "5000", .unit = "ms",
+     .doc = "A started frame must be complete within this", .offset = F(frame_deadline_ms),
+     .store = AVMA_STORE_UINT},
+    {"limits", "max_records", AVMA_SETTING_INT, 1, 1024, "64",
+     .doc = "Records kept per VM and pool", .offset = F(max_records), .store = AVMA_STORE_UINT},
+    {"limits", "reconnect_max_ms", AVMA_SETTING_INT, 100, 3600000, "10000", .unit = "ms",
+     .doc = "Back-off cap when a channel socket or libvirt is gone", .offset = F(reconnect_max_ms),
+     .store = AVMA_STORE_UINT},
+    /* At least one maximum frame, so any single reply can always be queued. */
+    {"limits", "max_queued_bytes", AVMA_SETTING_INT, 65536, 64 * 1024 * 1024, "262144",
+     .unit = "bytes", .doc = "Bytes of answers queued for a guest that does not read them",
+     .offset = F(max_queued), .store = AVMA_STORE_SIZE},
+    {"limits", "activations_per_minute", AVMA_SETTING_INT, 1, 100000, "12",
+     .doc = "Sustained ACTIVATE requests per minute per channel", .offset = F(activations_per_min),
+     .store = AVMA_STORE_DOUBLE},
+    {"limits", "activation_burst", AVMA_SETTING_INT, 1, 100000, "30",
+     .doc = "Burst size of that rate limit", .offset = F(activation_burst),
+     .store = AVMA_STORE_DOUBLE},
+    {"history", "retention_months", AVMA_SETTING_INT, 1, 1200, "25",
+     .doc = "Whole months of history kept before the current one",
+     .offset = F(history_retention_months), .store = AVMA_STORE_UINT},
+    {"history", "confirm_running_within", AVMA_SETTING_INT, 1, 86400, "60", .unit = "seconds",
+     .doc = "A VM running again this soon after a restart ran throughout",
+     .offset = F(history_confirm_s), .store = AVMA_STORE_UINT},
+    /* Beside the rest of the state by default: the unit lets the daemon write nowhere else. */
+    {"metrics", "textfile", AVMA_SETTING_STRING, .def = "STATE/" AVMA_METRICS_FILE,
+     .def_computed = TRUE, .doc = "Prometheus textfile; empty: none",
+     .offset = F(metrics_textfile)},
+};
+
+const AvmaSetting *avma_host_settings(size_t *n) {
+  *n = G_N_ELEMENTS(settings);
+  return settings;
 }
 
 AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state_dir,
                                       const char *connect_uri, GError **error) {
   g_autoptr(AvmaHostConfig) c = g_new0(AvmaHostConfig, 1);
   c->channels = g_ptr_array_new_with_free_func(channel_spec_free);
-  c->validity = 7 * 24 * 3600;
-  c->journal = AVMA_JOURNAL_AUTO;
-  c->rate_per_sec = 10;
-  c->rate_burst = 20;
-  c->frame_deadline_ms = 5000;
-  c->max_records = 64;
-  c->max_queued = 256 * 1024;
-  c->reconnect_max_ms = 10000;
-  c->history_retention_months = 25;
-  c->history_confirm_s = 60;
-  c->activations_per_min = 12;
-  c->activation_burst = 30;
-
-  g_autoptr(GKeyFile) kf = g_key_file_new();
   const char *path = config_path ? config_path : AVMA_HOST_DEFAULT_CONFIG;
-  g_autoptr(GError) local = NULL;
-  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-    if (config_path || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-      g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "config %s: %s", path, local->message);
-      return NULL;
-    }
-  }
-  g_autofree char *sd = g_key_file_get_string(kf, "host", "state_dir", NULL);
-  c->state_dir = g_strdup(state_dir ? state_dir : sd ? sd : AVMA_HOST_DEFAULT_STATE);
-  g_autofree char *uri = g_key_file_get_string(kf, "host", "connect", NULL);
-  c->connect_uri = g_strdup(connect_uri ? connect_uri : uri);
-  gint64 v = c->validity;
-  if (!get_int(kf, "host", "validity", 1, 10LL * 365 * 24 * 3600, &v, error))
+  g_autoptr(GKeyFile) kf =
+      avma_settings_load(settings, G_N_ELEMENTS(settings), path, config_path != NULL, c, error);
+  if (!kf)
     return NULL;
-  c->validity = v;
-  g_autofree char *journal = g_key_file_get_string(kf, "host", "journal", NULL);
-  if (journal && !avma_journal_mode_parse(journal, &c->journal)) {
-    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                "[host] journal must be auto, yes or no");
-    return NULL;
-  }
-  if (g_key_file_has_key(kf, "host", "ensure_channel", NULL)) {
-    c->ensure_channel = g_key_file_get_boolean(kf, "host", "ensure_channel", &local);
-    if (local) {
-      g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                  "[host] ensure_channel must be true or false");
-      return NULL;
-    }
-  }
-  v = (gint64)c->rate_per_sec;
-  if (!get_int(kf, "limits", "requests_per_second", 1, 100000, &v, error))
-    return NULL;
-  c->rate_per_sec = (double)v;
-  v = (gint64)c->rate_burst;
-  if (!get_int(kf, "limits", "request_burst", 1, 100000, &v, error))
-    return NULL;
-  c->rate_burst = (double)v;
-  v = c->frame_deadline_ms;
-  if (!get_int(kf, "limits", "frame_deadline_ms", 100, 600000, &v, error))
-    return NULL;
-  c->frame_deadline_ms = (guint)v;
-  v = c->max_records;
-  if (!get_int(kf, "limits", "max_records", 1, 1024, &v, error))
-    return NULL;
-  c->max_records = (guint)v;
-  v = c->reconnect_max_ms;
-  if (!get_int(kf, "limits", "reconnect_max_ms", 100, 3600000, &v, error))
-    return NULL;
-  c->reconnect_max_ms = (guint)v;
-  v = c->history_retention_months;
-  if (!get_int(kf, "history", "retention_months", 1, 1200, &v, error))
-    return NULL;
-  c->history_retention_months = (guint)v;
-  v = c->history_confirm_s;
-  if (!get_int(kf, "history", "confirm_running_within", 1, 86400, &v, error))
-    return NULL;
-  c->history_confirm_s = (guint)v;
-  /* Beside the rest of the state by default: the unit lets the daemon write nowhere else. */
-  g_autofree char *prom = g_key_file_get_string(kf, "metrics", "textfile", NULL);
-  c->metrics_textfile =
-      prom ? g_strstrip(g_steal_pointer(&prom)) : g_build_filename(c->state_dir, "avma.prom", NULL);
-  /* At least one maximum frame, so any single reply can always be queued. */
-  v = (gint64)c->max_queued;
-  if (!get_int(kf, "limits", "max_queued_bytes", 65536, 64 * 1024 * 1024, &v, error))
-    return NULL;
-  c->max_queued = (gsize)v;
-  v = (gint64)c->activations_per_min;
-  if (!get_int(kf, "limits", "activations_per_minute", 1, 100000, &v, error))
-    return NULL;
-  c->activations_per_min = (double)v;
-  v = (gint64)c->activation_burst;
-  if (!get_int(kf, "limits", "activation_burst", 1, 100000, &v, error))
-    return NULL;
-  c->activation_burst = (double)v;
+  /* The command line wins over the file. */
+  avma_settings_override(&c->state_dir, state_dir);
+  avma_settings_override(&c->connect_uri, connect_uri);
+  if (!c->metrics_textfile)
+    c->metrics_textfile = g_build_filename(c->state_dir, AVMA_METRICS_FILE, NULL);
 
   g_auto(GStrv) names = g_key_file_get_keys(kf, "channels", NULL, NULL);
   for (char **n = names; n && *n; n++) {

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "events.h"
+#include "settings.h"
 
 #define AVMA_HOST_DEFAULT_CONFIG "/etc/avma/host.conf"
 #define AVMA_HOST_DEFAULT_STATE "/var/lib/avma-host"
@@ -47,3 +48,6 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
 gboolean avma_host_config_add_channel(AvmaHostConfig *c, const char *spec, GError **error);
 
 char *avma_host_state_path(const AvmaHostConfig *c, const char *name);
+
+/* host.conf's settings table (for the documentation check). */
+const AvmaSetting *avma_host_settings(size_t *n);

@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "fsutil.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -74,7 +75,7 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   if (!h->host_id)
     return NULL;
   h->licence = avma_licence_cache_new(config->state_dir);
-  g_autofree char *path = avma_host_state_path(config, "events.jsonl");
+  g_autofree char *path = avma_host_state_path(config, AVMA_HOST_EVENTS_FILE);
   h->log = avma_event_log_new(path, config->journal);
   h->hostname = g_strdup(g_get_host_name());
   struct utsname u;
@@ -204,6 +205,25 @@ JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool) {
   g_hash_table_iter_init(&it, vm->pools[pool]);
   while (g_hash_table_iter_next(&it, &k, &v))
     json_object_set_string_member(o, k, v);
+  return o;
+}
+
+JsonObject *avma_vm_pools_json(AvmaHost *h, AvmaVm *vm) {
+  JsonObject *o = json_object_new();
+  for (int p = 0; p < AVMA_POOL__COUNT; p++)
+    if (p != AVMA_POOL_AUTO_EXTERNAL)
+      json_object_set_object_member(o, avma_pool_name((AvmaPool)p),
+                                    avma_vm_pool_json(vm, (AvmaPool)p));
+  /* Computed for each HELLO, not stored: the same records the guest is given. */
+  JsonObject *ext = json_object_new();
+  g_autoptr(AvmaRecordList) hello = avma_host_hello_records(h, vm);
+  for (guint i = 0; i < avma_record_list_len(hello); i++) {
+    AvmaRecord r = avma_record_list_get(hello, i);
+    g_autofree char *k = g_strndup(r.key, r.key_len);
+    g_autofree char *v = g_strndup(r.value, r.value_len);
+    json_object_set_string_member(ext, k, v);
+  }
+  json_object_set_object_member(o, avma_pool_name(AVMA_POOL_AUTO_EXTERNAL), ext);
   return o;
 }
 

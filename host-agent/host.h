@@ -49,6 +49,8 @@ const AvmaHostEvent *avma_vm_last_event(AvmaVm *vm);
 void avma_host_restore_decisions(AvmaHost *h, GHashTable *last);
 /* Records of a pool, as a JSON object key -> value (caller unrefs). */
 JsonObject *avma_vm_pool_json(AvmaVm *vm, AvmaPool pool);
+/* Every pool as the guest sees it, auto-external included: pool name -> {key -> value}. */
+JsonObject *avma_vm_pools_json(AvmaHost *h, AvmaVm *vm);
 
 /* HELLO_REPLY: host items for the auto-external pool. */
 AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm);

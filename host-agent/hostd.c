@@ -24,6 +24,7 @@
 
 /* What STATE/vms.json is made of: libvirt's domains and the fixed channels. */
 typedef struct {
+  AvmaHost *host;
   AvmaWatcher *watcher;
   GPtrArray *sessions; /* fixed channels */
   AvmaMetadata *metadata;
@@ -40,7 +41,8 @@ static void collect_view(AvmaVmViewSink *sink, JsonObject *doc, gpointer user) {
     avma_watcher_collect(d->watcher, sink, doc);
   for (guint i = 0; i < d->sessions->len; i++) {
     AvmaSession *s = d->sessions->pdata[i];
-    avma_vmview_sink_add(sink, avma_vmview_entry_new(avma_session_vm(s), "", TRUE, NULL, s));
+    avma_vmview_sink_add(sink,
+                         avma_vmview_entry_new(d->host, avma_session_vm(s), "", TRUE, NULL, s));
   }
 }
 
@@ -154,7 +156,7 @@ int main(int argc, char **argv) {
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
 
-  Daemon d = {.facts = facts};
+  Daemon d = {.host = host, .facts = facts};
   g_autofree char *view_path = avma_host_state_path(config, AVMA_VMVIEW_FILE);
   g_autoptr(AvmaVmViewWriter) view =
       avma_vmview_writer_new(view_path, VIEW_DEBOUNCE_MS, collect_view, &d);

@@ -1,6 +1,8 @@
 /* hostkey: the host's signing key: creation, loading, rotation, certificate. */
 #include "hostkey.h"
 
+#include "state-files.h"
+
 #include "fsutil.h"
 #include "timeutil.h"
 
@@ -24,12 +26,12 @@ char *avma_hostkey_id(const AvmaPublicKey *pub) {
 /* What says that an earlier key signed something here: a non-empty event log, retired keys, or a
  * public key whose secret half is gone. */
 static const char *history_witness(const char *state_dir) {
-  g_autofree char *events = state_file(state_dir, "events.jsonl");
+  g_autofree char *events = state_file(state_dir, AVMA_HOST_EVENTS_FILE);
   g_autofree char *keys = state_file(state_dir, AVMA_HOSTKEY_DIR);
   g_autofree char *pub = state_file(state_dir, AVMA_HOSTKEY_PUBLIC);
   struct stat st;
   if (stat(events, &st) == 0 && st.st_size > 0)
-    return "events.jsonl";
+    return AVMA_HOST_EVENTS_FILE;
   if (g_file_test(keys, G_FILE_TEST_IS_DIR))
     return AVMA_HOSTKEY_DIR "/";
   if (g_file_test(pub, G_FILE_TEST_EXISTS))

@@ -3,13 +3,13 @@
 
 #include "fsutil.h"
 #include "host-event.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define LICENCE_FILE "licence.conf"
 #define GROUP "licence"
 #define KEY_LAST5 "key_last5" /* event-field-ok: licence.conf's key */
 
@@ -25,7 +25,7 @@ AvmaHostLicence avma_licence_policy_view(const AvmaLicence *l) {
 
 gboolean avma_licence_load(const char *state_dir, AvmaLicence *out, GError **error) {
   memset(out, 0, sizeof *out);
-  g_autofree char *path = g_build_filename(state_dir, LICENCE_FILE, NULL);
+  g_autofree char *path = g_build_filename(state_dir, AVMA_LICENCE_FILE, NULL);
   g_autoptr(GKeyFile) kf = g_key_file_new();
   g_autoptr(GError) local = NULL;
   if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -75,11 +75,11 @@ gboolean avma_licence_save(const char *state_dir, const AvmaLicence *l, AvmaJour
   g_key_file_set_string(kf, GROUP, "set_by", l->set_by ? l->set_by : "");
   gsize len = 0;
   g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
-  g_autofree char *path = g_build_filename(state_dir, LICENCE_FILE, NULL);
+  g_autofree char *path = g_build_filename(state_dir, AVMA_LICENCE_FILE, NULL);
   if (!avma_write_atomic(path, data, (gssize)len, 0640, error))
     return FALSE;
 
-  g_autofree char *hist = g_build_filename(state_dir, "licence-history.jsonl", NULL);
+  g_autofree char *hist = g_build_filename(state_dir, AVMA_LICENCE_HISTORY_FILE, NULL);
   g_autoptr(AvmaEventLog) log = avma_event_log_new(hist, journal);
   g_auto(AvmaHostEvent) ev;
   avma_host_event_init_licence(&ev, l, avma_now());
@@ -99,7 +99,7 @@ struct AvmaLicenceCache {
 AvmaLicenceCache *avma_licence_cache_new(const char *state_dir) {
   AvmaLicenceCache *c = g_new0(AvmaLicenceCache, 1);
   c->state_dir = g_strdup(state_dir);
-  c->path = g_build_filename(state_dir, LICENCE_FILE, NULL);
+  c->path = g_build_filename(state_dir, AVMA_LICENCE_FILE, NULL);
   return c;
 }
 
@@ -148,7 +148,7 @@ const AvmaLicence *avma_licence_cache_get(AvmaLicenceCache *c, gboolean *changed
 }
 
 char *avma_host_id(const char *state_dir, GError **error) {
-  g_autofree char *path = g_build_filename(state_dir, "host-id", NULL);
+  g_autofree char *path = g_build_filename(state_dir, AVMA_HOST_ID_FILE, NULL);
   g_autofree char *data = NULL;
   if (g_file_get_contents(path, &data, NULL, NULL)) {
     g_strstrip(data);

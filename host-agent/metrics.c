@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "fsutil.h"
+#include "state-files.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -93,7 +94,7 @@ AvmaMetrics *avma_metrics_new(AvmaHost *host, AvmaHistory *history, AvmaRecorder
   }
   m->observer = avma_host_add_observer(host, on_event, m);
   m->vm_observer = avma_host_add_vm_observer(host, on_vm, m);
-  g_autofree char *lp = avma_host_state_path(avma_host_config(host), "licence.conf");
+  g_autofree char *lp = avma_host_state_path(avma_host_config(host), AVMA_LICENCE_FILE);
   g_autoptr(GFile) lf = g_file_new_for_path(lp);
   m->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
   if (m->licence_monitor)

@@ -412,6 +412,24 @@ static gboolean on_deadline(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* The decode loop's callbacks: each stops it once the session hung up while answering. */
+static bool on_frame(const AvmaFrame *f, void *user) {
+  AvmaSession *s = user;
+  s->stats.frames++;
+  guint wait_ms = 0;
+  if (admit(s, &wait_ms))
+    handle_request(s, f);
+  else if (s->ch)
+    refuse(s, f, AVMA_ERR_RATE_LIMITED, "too many requests", wait_ms);
+  return s->ch != NULL;
+}
+
+static bool on_noise(const AvmaDecError *e, void *user) {
+  AvmaSession *s = user;
+  handle_error(s, e);
+  return s->ch != NULL;
+}
+
 static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer user) {
   AvmaSession *s = user;
   (void)ch;
@@ -419,30 +437,9 @@ static void on_read(AvmaChannel *ch, const guint8 *data, gsize len, gpointer use
     s->dec = g_new(AvmaDecoder, 1);
     avma_decoder_init(s->dec);
   }
-  while (len > 0 || s->dec) {
-    size_t took = avma_decoder_feed(s->dec, data, len);
-    data += took;
-    len -= took;
-    AvmaFrame f;
-    AvmaDecError e;
-    AvmaDecStatus st;
-    while ((st = avma_decoder_next(s->dec, &f, &e)) != AVMA_DEC_NEED_MORE) {
-      if (st == AVMA_DEC_ERROR) {
-        handle_error(s, &e);
-      } else {
-        s->stats.frames++;
-        guint wait_ms = 0;
-        if (admit(s, &wait_ms))
-          handle_request(s, &f);
-        else if (s->ch)
-          refuse(s, &f, AVMA_ERR_RATE_LIMITED, "too many requests", wait_ms);
-      }
-      if (!s->ch)
-        return; /* hung up while answering */
-    }
-    if (len == 0)
-      break;
-  }
+  avma_decode_stream(s->dec, data, len, on_frame, on_noise, s);
+  if (!s->ch)
+    return; /* hung up while answering */
   if (avma_decoder_pending(s->dec) == 0) {
     drop_decoder(s);
     return;

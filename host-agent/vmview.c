@@ -22,8 +22,9 @@ struct AvmaVmViewWriter {
   guint timer;
 };
 
-JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
-                                  const char *channel_detail, AvmaSession *session) {
+JsonObject *avma_vmview_entry_new(AvmaHost *h, AvmaVm *vm, const char *state,
+                                  gboolean channel_present, const char *channel_detail,
+                                  AvmaSession *session) {
   JsonObject *o = json_object_new();
   json_object_set_string_member(o, "name", avma_vm_name(vm));
   json_object_set_string_member(o, "uuid", avma_vm_uuid(vm));
@@ -34,6 +35,7 @@ JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channe
   json_object_set_string_member(o, "socket_path", session ? avma_session_path(session) : "");
   avma_host_event_to_view(avma_vm_last_event(vm), o);
   json_object_set_object_member(o, "intrinsic", avma_vm_pool_json(vm, AVMA_POOL_AUTO));
+  json_object_set_object_member(o, "kvp", avma_vm_pools_json(h, vm));
   return o;
 }
 

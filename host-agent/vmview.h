@@ -8,16 +8,18 @@
 #include "host.h"
 #include "session.h"
 
-#define AVMA_VMVIEW_FILE "vms.json"
+#include "state-files.h" /* AVMA_VMVIEW_FILE */
 
 /* One VM's entry, in the form both sides use (members):
  *   name, uuid, state ("running", "shut off", ... or "" for a fixed channel),
  *   channel_present (bool), channel_detail (why a present channel is unusable, else ""),
  *   connected (bool), socket_path, notification, reason_code, guest_version, guest_edition,
  *   granted_until, last_event_time (all "" before the first decision), intrinsic (object of
- *   the guest's intrinsic items). session may be NULL (no channel served). */
-JsonObject *avma_vmview_entry_new(AvmaVm *vm, const char *state, gboolean channel_present,
-                                  const char *channel_detail, AvmaSession *session);
+ *   the guest's intrinsic items), kvp (every pool: pool name -> {key -> value}, for
+ *   `avma-host kvp`). session may be NULL (no channel served). */
+JsonObject *avma_vmview_entry_new(AvmaHost *h, AvmaVm *vm, const char *state,
+                                  gboolean channel_present, const char *channel_detail,
+                                  AvmaSession *session);
 
 /* Where the collector puts entries. Each one is written out as it is added and freed, so a
  * write never holds every VM's tree at once (at 5000 VMs that cost about 30 MB of RSS). */

@@ -470,7 +470,7 @@ void avma_watcher_collect(AvmaWatcher *w, AvmaVmViewSink *sink, JsonObject *doc)
   g_hash_table_iter_init(&it, w->doms);
   while (g_hash_table_iter_next(&it, NULL, &v)) {
     Dom *d = v;
-    avma_vmview_sink_add(sink, avma_vmview_entry_new(d->vm, avma_virt_state_name(d->state),
+    avma_vmview_sink_add(sink, avma_vmview_entry_new(w->host, d->vm, avma_virt_state_name(d->state),
                                                      d->channel != AVMA_DOM_CHANNEL_NONE,
                                                      d->channel_detail, d->session));
   }

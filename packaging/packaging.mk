@@ -21,6 +21,8 @@ SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
+# bash-completion also reads $(XDG_DATA_DIRS)/bash-completion/completions, so /usr/local works.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 # systemd and udev only read their own directories, whatever PREFIX is: ask their pkg-config
 # files like other projects do (Debian 12: /lib/systemd/system, /lib/udev, /usr/lib/sysusers.d,
 # /usr/lib/tmpfiles.d), with those values as fallbacks.
@@ -68,6 +70,7 @@ install-host: $(BUILD)/avma-hostd $(BUILD)/avma-host
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-hostd.8 "$(DESTDIR)$(MANDIR)/man8/avma-hostd.8"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-host.1 "$(DESTDIR)$(MANDIR)/man1/avma-host.1"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-host.conf.5 "$(DESTDIR)$(MANDIR)/man5/avma-host.conf.5"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/bash-completion/avma "$(DESTDIR)$(BASHCOMPDIR)/avma-host"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/libvirt/avma-channel.xml "$(DESTDIR)$(DATADIR)/avma/avma-channel.xml"
 	@[ -n "$(DESTDIR)" ] || echo "install-host: now run: systemd-sysusers; systemd-tmpfiles --create" \
 	  "$(TMPFILESDIR)/avma-host.conf; systemctl daemon-reload; systemctl enable --now avma-hostd"
@@ -83,6 +86,7 @@ install-guest: $(BUILD)/avma-guestd $(BUILD)/avma-guest
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-guestd.8 "$(DESTDIR)$(MANDIR)/man8/avma-guestd.8"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-guest.1 "$(DESTDIR)$(MANDIR)/man1/avma-guest.1"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-guest.conf.5 "$(DESTDIR)$(MANDIR)/man5/avma-guest.conf.5"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/bash-completion/avma "$(DESTDIR)$(BASHCOMPDIR)/avma-guest"
 	@[ -n "$(DESTDIR)" ] || echo "install-guest: now run: systemctl daemon-reload; udevadm control" \
 	  "--reload; udevadm trigger --subsystem-match=virtio-ports --action=add"
 
@@ -101,6 +105,7 @@ uninstall:
 	      "$(DESTDIR)$(SYSUSERSDIR)/avma-host.conf" "$(DESTDIR)$(TMPFILESDIR)/avma-host.conf" \
 	      "$(DESTDIR)$(POLKITRULESDIR)/60-avma-host.rules" \
 	      "$(DESTDIR)$(DATADIR)/avma/avma-channel.xml" \
+	      "$(DESTDIR)$(BASHCOMPDIR)/avma-host" "$(DESTDIR)$(BASHCOMPDIR)/avma-guest" \
 	      $(foreach m,man8/avma-hostd.8 man1/avma-host.1 man5/avma-host.conf.5 man8/avma-guestd.8 \
 	                  man1/avma-guest.1 man5/avma-guest.conf.5 man1/avma-verify.1, \
 	        "$(DESTDIR)$(MANDIR)/$(m)")

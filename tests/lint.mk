@@ -15,3 +15,24 @@ EVENT_FIELDS_TOLERATE :=
 event-fields:
 	bash tests/tools/check-event-fields.sh $(EVENT_FIELDS_TOLERATE:%=--tolerate '%')
 CHECK_TARGETS += event-fields
+# State-file names only in common/state-files.h. Tolerated: recorder.c (the record log's
+# branch rewrites it; convert when merged) and the Windows agent (left as it is, issue #21).
+STATE_FILES_TOLERATE := host-agent/recorder.c 'guest-agent/win32/*'
+# host-event.c's "host-id" is the metadata XML element, not the file.
+STATE_FILES_ALLOW := host-agent/host-event.c:host-id
+.PHONY: state-files
+state-files:
+	bash tests/tools/check-state-files.sh $(STATE_FILES_TOLERATE:%=--tolerate %) \
+	  $(STATE_FILES_ALLOW:%=--allow %)
+CHECK_TARGETS += state-files
+# Every setting of host.conf and guest.conf documented with its range and default in
+# avma-host.conf(5) and avma-guest.conf(5), from the tables the loaders use.
+SETTINGS_DUMP := $(BUILD)/settings-dump
+$(SETTINGS_DUMP): tests/tools/settings-dump.c $(BUILD)/libavma-host.a $(GUEST_LIBS)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS)) -Ihost-agent -Iguest-agent \
+	  -Iguest-agent/core -o $@ $< $(BUILD)/libavma-host.a $(GUEST_LIBS) \
+	  $(call pc_libs,$(HOST_PKGS)) $(LDFLAGS_EXTRA)
+.PHONY: settings-docs
+settings-docs: $(SETTINGS_DUMP)
+	bash tests/tools/check-settings.sh $(SETTINGS_DUMP) packaging/man
+CHECK_TARGETS += settings-docs

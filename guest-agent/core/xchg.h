@@ -78,10 +78,4 @@ void avma_xchg_on_timeout(AvmaXchg *x);
 /* NULL until done. */
 const AvmaXchgResult *avma_xchg_result(const AvmaXchg *x);
 
-/* The decoder feed/drain loop both agents run on bytes from the port: feeds data through d,
- * calls on_frame for each frame and on_noise for each decoder error. Stops early when a callback
- * returns false (the caller dropped the decoder). Returns the bytes consumed. */
-typedef bool (*AvmaFrameFn)(const AvmaFrame *f, void *user);
-typedef bool (*AvmaNoiseFn)(const AvmaDecError *e, void *user);
-size_t avma_decode_stream(AvmaDecoder *d, const uint8_t *data, size_t len, AvmaFrameFn on_frame,
-                          AvmaNoiseFn on_noise, void *user);
+/* The decoder feed/drain loop (avma_decode_stream) is in common/frame.h: the host runs it too. */

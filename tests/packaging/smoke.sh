@@ -53,6 +53,8 @@ expected_install=(
   usr/local/share/man/man5/avma-host.conf.5 usr/local/share/man/man8/avma-guestd.8
   usr/local/share/man/man1/avma-guest.1 usr/local/share/man/man5/avma-guest.conf.5
   usr/local/bin/avma-verify usr/local/share/man/man1/avma-verify.1
+  usr/local/share/bash-completion/completions/avma-host
+  usr/local/share/bash-completion/completions/avma-guest
 )
 missing=0
 for f in "${expected_install[@]}"; do [[ -f $dest/$f ]] || { echo "missing $f" >&2; missing=1; }; done
@@ -143,6 +145,10 @@ r=$tmp/root
 dpkg -x "$host_deb" "$r"
 dpkg -x "$guest_deb" "$r"
 dpkg -x "$verify_deb" "$r"
+for f in avma-host avma-guest; do
+  [[ -f $r/usr/share/bash-completion/completions/$f ]] && pass "deb has the bash completion of $f" ||
+    fail "deb lacks usr/share/bash-completion/completions/$f"
+done
 
 # ---- 5. units ----------------------------------------------------------------------------------
 mkdir -p "$tmp/units"
@@ -239,7 +245,9 @@ if command -v rpmbuild >/dev/null; then
     pass "make rpm ($(($(date +%s) - t0)) s)"
     for p in avma-host:/usr/sbin/avma-hostd avma-host:/usr/lib/sysusers.d/avma-host.conf \
       avma-host:/usr/share/polkit-1/rules.d/60-avma-host.rules \
+      avma-host:/usr/share/bash-completion/completions/avma-host \
       avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules \
+      avma-guest:/usr/share/bash-completion/completions/avma-guest \
       avma-verify:/usr/bin/avma-verify; do
       pkg=${p%%:*} file=${p#*:}
       rpmf=$(echo "$BUILD"/rpm/RPMS/*/"$pkg-$version"-*.rpm)

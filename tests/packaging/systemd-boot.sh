@@ -10,8 +10,10 @@
 #
 # The debootstrap is cached as a tarball in $BOOT_CACHE (default $BUILD/boot-cache), keyed by the
 # package list, so only the first run downloads (about 1 minute).
-# Environment: BUILD, BOOT_CACHE, AVMA_DEBIAN_MIRROR (default: this machine's first Debian
-# source), BOOT_KEEP=1 keeps the work directory, BOOT_TIMEOUT (seconds, default 600).
+# The archive is the one this machine's apt uses for Debian $SUITE main, and no other (issue #21):
+# a machine without one gets an error saying so.
+# Environment: BUILD, BOOT_CACHE, BOOT_KEEP=1 keeps the work directory, BOOT_TIMEOUT (seconds,
+# default 600).
 set -eu # no pipefail: `cmd | grep -q` and `| head` end pipes early on purpose
 
 BUILD=${BUILD:-build}
@@ -30,11 +32,37 @@ host_deb=$(ls "$BUILD"/deb/avma-host_*_*.deb 2>/dev/null | head -1)
 guest_deb=$(ls "$BUILD"/deb/avma-guest_*_*.deb 2>/dev/null | head -1)
 [[ -n $host_deb && -n $guest_deb ]] || e2e_die "no packages in $BUILD/deb (make deb)"
 
-# The first ".../debian" archive this machine's apt uses (deb822 or one-line format).
-mirror=${AVMA_DEBIAN_MIRROR:-$(grep -hv '^[[:space:]]*#' /etc/apt/sources.list.d/*.sources \
-  /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
-  grep -oE 'https?://[^ ]*/debian/?( |$)' | head -1 | tr -d ' ')}
-mirror=${mirror:-http://deb.debian.org/debian}
+# The archive this machine's apt takes Debian $SUITE main from: as apt itself reads its sources
+# (deb822 and one-line formats, every sources file) once `apt-get update` has run, else from the
+# sources files: a deb822 stanza or a "deb" line whose suites include $SUITE and components main.
+apt_mirror() {
+  apt-get indextargets --format '$(SITE) $(CODENAME) $(COMPONENT) $(TARGET_OF)' 2>/dev/null |
+    awk -v s="$SUITE" '$2 == s && $3 == "main" && $4 == "deb" { print $1; exit }'
+}
+sources_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -r $f ]] || continue
+    # deb [options] URI SUITE COMPONENT...
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
+      awk -v s="$SUITE" '$1 == "deb" && $3 == s { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -r $f ]] || continue
+    awk -v s="$SUITE" '
+      function flush() { if (types ~ /(^| )deb( |$)/ && suites ~ "(^| )" s "( |$)" && comps ~ /(^| )main( |$)/ && enabled != "no") { split(uris, u, " "); print u[1]; found = 1; exit } types = suites = comps = uris = ""; enabled = "" }
+      /^[[:space:]]*#/ { next }
+      /^[[:space:]]*$/ { flush(); next }
+      { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ /, "")
+        if (key == "types") types = $0; else if (key == "suites") suites = $0
+        else if (key == "components") comps = $0; else if (key == "uris") uris = $0
+        else if (key == "enabled") enabled = tolower($0) }
+      END { if (!found) flush() }' "$f"
+  done
+}
+mirror=$(apt_mirror)
+[[ -n $mirror ]] || mirror=$(sources_mirror | head -1)
+[[ -n $mirror ]] || e2e_die "no apt source of Debian $SUITE main on this machine (/etc/apt/sources.list, /etc/apt/sources.list.d/): add one; the boot test takes its archive from apt only"
 
 # What the machine needs besides minbase: systemd as init with udev and the journal, libvirt's
 # system daemon (and libpam-systemd, the logind its polkit wants), the relay's socat, and every
