@@ -20,6 +20,7 @@ static const VerbEntry verbs[] = {
      "events [--since T] [--until T] [--vm NAME|UUID] [--notification N] [--json]"},
     {"report", avma_cli_report, "report --month YYYY-MM [--format text|csv|json] [--as-of T]"},
     {"vms", avma_cli_vms, "vms [--json]"},
+    {"history verify", avma_cli_history_verify, "history verify [--json]"},
     {"channel add", avma_cli_channel_add, "channel add DOMAIN... | --all"},
     {"channel remove", avma_cli_channel_remove, "channel remove DOMAIN... | --all"},
 };

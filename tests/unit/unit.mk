@@ -21,6 +21,8 @@ UNIT_GLIB += history report
 UNIT_GLIB += fsutil
 # host agent: typed host events, removable observers, one VM identity (issue #16)
 UNIT_GLIB += host-event
+# host agent: the hash-chained record log and its verifier (issue #18)
+UNIT_GLIB += chainlog
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
