@@ -23,6 +23,8 @@ UNIT_GLIB += fsutil
 UNIT_GLIB += host-event
 # host agent: the hash-chained record log and its verifier (issue #18)
 UNIT_GLIB += chainlog
+# Ed25519 keys, minisign signatures and signed notes (issue #18)
+UNIT_GLIB += sign keycert
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
