@@ -153,7 +153,7 @@ char *avma_keycert_rotation(const AvmaKeyPair *old_key, const AvmaKeyPair *new_k
   g_autofree char *o = key_lines("old-", &old_key->pub);
   g_autofree char *n = key_lines("new-", &new_key->pub);
   g_autofree char *t = avma_time_format(time);
-  g_autofree char *body = g_strdup_printf(ROT_MAGIC "\n%s%stime %s\n", o, n, t);
+  g_autofree char *body = g_strdup_printf(ROT_MAGIC "\n%s%srotated-at %s\n", o, n, t);
   g_autofree char *on = avma_keycert_note_name(AVMA_KEYCERT_HOST, &old_key->pub);
   g_autofree char *nn = avma_keycert_note_name(AVMA_KEYCERT_HOST, &new_key->pub);
   /* The body and names are ours and valid, so signing cannot fail. */
@@ -162,7 +162,7 @@ char *avma_keycert_rotation(const AvmaKeyPair *old_key, const AvmaKeyPair *new_k
 }
 
 static const char *const rot_fields[] = {"old-key-id",     "old-public-key", "new-key-id",
-                                         "new-public-key", "time",           NULL};
+                                         "new-public-key", "rotated-at",     NULL};
 
 gboolean avma_keycert_verify_rotation(const char *statement, const AvmaPublicKey *old_key,
                                       AvmaKeyRotation *out, GError **error) {
@@ -178,7 +178,7 @@ gboolean avma_keycert_verify_rotation(const char *statement, const AvmaPublicKey
   AvmaKeyRotation r;
   if (!f || !field_key(f, "old-", &r.old_key, "rotation statement", error) ||
       !field_key(f, "new-", &r.new_key, "rotation statement", error) ||
-      !field_time(f, "time", &r.time, "rotation statement", error))
+      !field_time(f, "rotated-at", &r.time, "rotation statement", error))
     return FALSE;
   if (memcmp(r.old_key.pk, old_key->pk, sizeof r.old_key.pk) != 0) {
     g_set_error_literal(error, AVMA_SIGN_ERROR, AVMA_SIGN_ERROR_BAD_SIGNATURE,

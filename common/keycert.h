@@ -51,7 +51,7 @@ typedef struct {
  *   old-public-key <base64>
  *   new-key-id <ID>
  *   new-public-key <base64>
- *   time <RFC 3339>
+ *   rotated-at <RFC 3339>
  * signed by the old key (which vouches for its successor) and cosigned by the new one (which
  * proves the successor's holder made it), both under their host names. The chain's record log
  * keeps these texts as they are. */

@@ -1,9 +1,13 @@
 /* cli-report: `avma-host report`, the monthly compliance report from the history store. */
 #include "cli.h"
+#include "fsutil.h"
 #include "history.h"
+#include "hostkey.h"
 #include "licence.h"
 #include "report.h"
 #include "timeutil.h"
+
+#include <string.h>
 
 /* The store, or, when the daemon has not created one yet, a scratch store in memory filled from
  * the event logs (no VM run intervals then: only the daemon records those). */
@@ -30,20 +34,58 @@ static AvmaHistory *open_history(const AvmaHostConfig *c, const char *events_log
   return g_steal_pointer(&mem);
 }
 
+/* Write the report to path and, with sign, path.minisig by the host key. The trusted comment
+ * (signed too) says what the file is, so a signature cannot be passed off for another month. */
+static int write_report(const AvmaHostConfig *c, const char *path, const char *text, gboolean sign,
+                        const char *month, const char *format) {
+  g_autoptr(GError) err = NULL;
+  g_autoptr(AvmaKeyPair) kp = sign ? avma_hostkey_load(c->state_dir, &err) : NULL;
+  if (sign && !kp)
+    return avma_cli_fail("report: cannot sign: %s", err->message);
+  if (!avma_write_atomic(path, text, -1, 0644, &err))
+    return avma_cli_fail("report: %s", err->message);
+  if (!sign)
+    return 0;
+  g_autofree char *id = avma_hostkey_id(&kp->pub);
+  g_autofree char *now = avma_time_format(avma_now());
+  g_autofree char *base = g_path_get_basename(path);
+  g_autofree char *tc =
+      g_strdup_printf("avma-host report month:%s format:%s host-key:%s signed:%s file:%s", month,
+                      format ? format : "text", id, now, base);
+  g_autofree char *sig_path = g_strconcat(path, ".minisig", NULL);
+  g_autofree char *sig = avma_minisig_sign(kp, text, strlen(text), tc, NULL, &err);
+  if (!sig || !avma_write_atomic(sig_path, sig, -1, 0644, &err))
+    return avma_cli_fail("report: %s", err->message);
+  fprintf(stderr, "avma-host: report %s signed by host key %s: %s\n", path, id, sig_path);
+  return 0;
+}
+
 int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
-  g_autofree char *month_s = NULL, *format = NULL, *as_of_s = NULL;
+  g_autofree char *month_s = NULL, *format = NULL, *as_of_s = NULL, *output = NULL;
+  gboolean sign = FALSE;
   GOptionEntry e[] = {
       {"month", 0, 0, G_OPTION_ARG_STRING, &month_s, "Calendar month, UTC (required)", "YYYY-MM"},
       {"format", 0, 0, G_OPTION_ARG_STRING, &format, "text (default), csv or json", "F"},
       {"as-of", 0, 0, G_OPTION_ARG_STRING, &as_of_s,
        "Consider history up to this time (default: now; matters for the current month)", "T"},
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+       "Write the report to FILE (atomically) instead of standard output", "FILE"},
+      {"sign", 0, 0, G_OPTION_ARG_NONE, &sign,
+       "Also write FILE.minisig, signed by the host key (needs --output)", NULL},
       {NULL}};
   g_autoptr(GError) err = NULL;
-  if (!avma_cli_parse("report", "--month YYYY-MM [--format text|csv|json] [--as-of T]", e, &argc,
-                      &argv, &err))
+  if (!avma_cli_parse("report",
+                      "--month YYYY-MM [--format text|csv|json] [--as-of T] [--output FILE "
+                      "[--sign]]",
+                      e, &argc, &argv, &err))
     return avma_cli_fail("report: %s", err->message), 2;
   if (argc > 1)
     return avma_cli_fail("report: unexpected argument '%s'", argv[1]), 2;
+  /* A detached signature covers a file's bytes; standard output may be re-encoded on its way. */
+  if (sign && !output)
+    return avma_cli_fail("report: --sign needs --output FILE (the signature goes to "
+                         "FILE.minisig)"),
+           2;
   int year, month;
   if (!month_s)
     return avma_cli_fail("report: --month YYYY-MM is required"), 2;
@@ -81,6 +123,8 @@ int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv) {
   if (!r)
     return avma_cli_fail("report: %s", err->message);
   g_autofree char *out = avma_report_render(r, format);
+  if (output)
+    return write_report(c, output, out, sign, month_s, format);
   fputs(out, stdout);
   return 0;
 }

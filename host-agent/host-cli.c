@@ -18,11 +18,19 @@ static const VerbEntry verbs[] = {
     {"license show", avma_cli_license_show, "license show [--json]"},
     {"events", avma_cli_events,
      "events [--since T] [--until T] [--vm NAME|UUID] [--notification N] [--json]"},
-    {"report", avma_cli_report, "report --month YYYY-MM [--format text|csv|json] [--as-of T]"},
+    {"report", avma_cli_report,
+     "report --month YYYY-MM [--format text|csv|json] [--as-of T] [--output FILE [--sign]]"},
     {"vms", avma_cli_vms, "vms [--json]"},
     {"history verify", avma_cli_history_verify, "history verify [--json]"},
     {"channel add", avma_cli_channel_add, "channel add DOMAIN... | --all"},
     {"channel remove", avma_cli_channel_remove, "channel remove DOMAIN... | --all"},
+    {"key show", avma_cli_key_show, "key show [--json]"},
+    {"key create", avma_cli_key_create, "key create"},
+    {"key rotate", avma_cli_key_rotate, "key rotate"},
+    {"key install-cert", avma_cli_key_install_cert, "key install-cert CERT [--root ROOT.pub]"},
+    {"key root-new", avma_cli_key_root_new, "key root-new --out DIR"},
+    {"key certify", avma_cli_key_certify,
+     "key certify --root ROOT.sec HOSTKEY.pub [--name HOST] [--out FILE] [--valid-from T]"},
 };
 
 static void usage(FILE *f) {

@@ -4,6 +4,7 @@
 #include "facts.h"
 #include "host-config.h"
 #include "host.h"
+#include "hostkey.h"
 #include "metadata.h"
 #include "metrics.h"
 #include "recorder.h"
@@ -119,6 +120,13 @@ int main(int argc, char **argv) {
   if (!config)
     return rc;
   g_autoptr(GError) err = NULL;
+  /* The signing key before anything is recorded: no unsigned mode (see hostkey.h). */
+  AvmaKeyPair *kp = avma_hostkey_open(config->state_dir, &err);
+  if (!kp) {
+    fprintf(stderr, "avma-hostd: %s\n", err->message);
+    return 1;
+  }
+  g_autoptr(AvmaHostKey) hostkey = avma_hostkey_new(config->state_dir, kp);
   /* Every module below holds its own reference to the host and removes its own observers when
    * freed, so the order they go in at exit does not matter. */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);
@@ -174,7 +182,9 @@ int main(int argc, char **argv) {
   g_autofree char *status =
       g_strdup_printf("%u fixed channel(s), libvirt %s", config->channels->len,
                       watcher ? avma_watcher_uri(watcher) : "not used");
-  g_message("avma-hostd %s: %s, state in %s", AVMA_VERSION, status, config->state_dir);
+  g_autofree char *key_id = avma_hostkey_id(&avma_hostkey_get(hostkey, NULL)->pub);
+  g_message("avma-hostd %s: %s, state in %s, host key %s", AVMA_VERSION, status, config->state_dir,
+            key_id);
   if (watcher)
     avma_watcher_start(watcher);
   view_changed(&d);
