@@ -18,10 +18,15 @@ typedef struct {
 
 const char *avma_chain_finding_name(AvmaChainFinding f) {
   static const char *const names[] = {
-      [AVMA_CHAIN_INTACT] = "intact",         [AVMA_CHAIN_EDITED] = "edited",
-      [AVMA_CHAIN_DELETED] = "deleted",       [AVMA_CHAIN_REORDERED] = "reordered",
-      [AVMA_CHAIN_DUPLICATED] = "duplicated", [AVMA_CHAIN_INSERTED] = "inserted",
-      [AVMA_CHAIN_TRUNCATED] = "truncated",   [AVMA_CHAIN_STORE_DIFFERS] = "store-differs",
+      [AVMA_CHAIN_INTACT] = "intact",
+      [AVMA_CHAIN_EDITED] = "edited",
+      [AVMA_CHAIN_DELETED] = "deleted",
+      [AVMA_CHAIN_REORDERED] = "reordered",
+      [AVMA_CHAIN_DUPLICATED] = "duplicated",
+      [AVMA_CHAIN_INSERTED] = "inserted",
+      [AVMA_CHAIN_TRUNCATED] = "truncated",
+      [AVMA_CHAIN_STORE_DIFFERS] = "store-differs",
+      [AVMA_CHAIN_BAD_CHECKPOINT] = "bad-checkpoint",
   };
   return (guint)f < G_N_ELEMENTS(names) ? names[f] : "?";
 }
@@ -230,4 +235,12 @@ gboolean avma_chain_report_has(const AvmaChainReport *r, guint64 seq, const char
   guint8 h[AVMA_CHAIN_HASH_LEN];
   sha256(line, strlen(line), h);
   return sodium_memcmp(h, r->hashes->data + seq * AVMA_CHAIN_HASH_LEN, AVMA_CHAIN_HASH_LEN) == 0;
+}
+
+gboolean avma_chain_report_hash(const AvmaChainReport *r, guint64 seq, char *out) {
+  if (!r->hashes || seq == 0 || seq >= r->hashes->len)
+    return FALSE;
+  sodium_bin2hex(out, AVMA_CHAIN_HASH_HEX,
+                 (const guint8 *)r->hashes->data + seq * AVMA_CHAIN_HASH_LEN, AVMA_CHAIN_HASH_LEN);
+  return TRUE;
 }

@@ -13,7 +13,8 @@ typedef enum {
   AVMA_CHAIN_DUPLICATED, /* a sequence number appears twice (a record inserted or replayed) */
   AVMA_CHAIN_INSERTED,   /* a line without chain members after the chain started */
   AVMA_CHAIN_TRUNCATED,  /* records a checkpoint or the store vouches for are gone from the end */
-  AVMA_CHAIN_STORE_DIFFERS, /* history.db holds a record or columns the log does not */
+  AVMA_CHAIN_STORE_DIFFERS,  /* history.db holds a record or columns the log does not */
+  AVMA_CHAIN_BAD_CHECKPOINT, /* a checkpoint whose signature fails or is by a foreign key */
 } AvmaChainFinding;
 
 const char *avma_chain_finding_name(AvmaChainFinding f);
@@ -40,6 +41,10 @@ gboolean avma_chain_verify_log(const char *path, AvmaChainReport *out, GError **
 /* Whether the log holds record seq with exactly these bytes (a record line from elsewhere: the
  * store, a receipt). */
 gboolean avma_chain_report_has(const AvmaChainReport *r, guint64 seq, const char *line);
+
+/* The hash (hex) the log's record seq has, into out (AVMA_CHAIN_HASH_HEX bytes); FALSE when the
+ * log has no such record (or was not intact up to it). */
+gboolean avma_chain_report_hash(const AvmaChainReport *r, guint64 seq, char *out);
 
 /* Record the first finding only: later ones are consequences or can wait. */
 void avma_chain_report_set(AvmaChainReport *r, AvmaChainFinding f, guint64 record, guint64 line,

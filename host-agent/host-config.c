@@ -74,6 +74,8 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   c->reconnect_max_ms = 10000;
   c->history_retention_months = 25;
   c->history_confirm_s = 60;
+  c->checkpoint_records = 1000;
+  c->checkpoint_interval_s = 3600;
   c->activations_per_min = 12;
   c->activation_burst = 30;
 
@@ -136,6 +138,14 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   if (!get_int(kf, "history", "confirm_running_within", 1, 86400, &v, error))
     return NULL;
   c->history_confirm_s = (guint)v;
+  v = c->checkpoint_records;
+  if (!get_int(kf, "history", "checkpoint_records", 1, 10000000, &v, error))
+    return NULL;
+  c->checkpoint_records = (guint)v;
+  v = c->checkpoint_interval_s;
+  if (!get_int(kf, "history", "checkpoint_interval", 1, 7 * 86400, &v, error))
+    return NULL;
+  c->checkpoint_interval_s = (guint)v;
   /* Beside the rest of the state by default: the unit lets the daemon write nowhere else. */
   g_autofree char *prom = g_key_file_get_string(kf, "metrics", "textfile", NULL);
   c->metrics_textfile =

@@ -25,7 +25,9 @@ L=$T/host/events.jsonl
 
 out=$(host history verify); rc=$?
 eq "intact: exit 0" "$rc" 0
-check "intact: says so ($out)" grep -q '^history intact: 6 chained record(s), head record 6, history.db agrees' <<<"$out"
+check "intact: says so ($out)" grep -q '^history intact: 6 chained record(s), head record 6, 1 signed checkpoint(s) verify, history.db agrees' <<<"$out"
+eq "a clean stop signed a checkpoint of record 6" "$(jq -r .seq "$T/host/checkpoints.jsonl")" 6
+check "the checkpoint is a signed note by the host key" grep -q '— avma-host-' <<<"$(jq -r .note "$T/host/checkpoints.jsonl")"
 eq "every record carries seq and prev" "$(jq -s '[.[] | select(.seq and (.prev | length) == 64)] | length' "$L")" 6
 eq "events still reads the log" "$(hev | jq length)" 6
 cp -a "$T/host" "$T/pristine"
@@ -45,10 +47,19 @@ sed -i '3s/"key_last5":"[^"]*"/"key_last5":"AAAAA"/' "$L"
 tamper "edited field" edited 3
 sed -i 4d "$L"
 tamper "deleted line" deleted 4
+sed -i 6d "$L"
+tamper "last line deleted" truncated 6
 { sed -n 1p "$L"; sed -n 3p "$L"; sed -n 2p "$L"; sed -n '4,$p' "$L"; } >"$L.t" && mv "$L.t" "$L"
 tamper "swapped lines" reordered 2
 head -n 4 "$L" >"$L.t" && cat "$L.t" >"$L" && rm "$L.t"
 tamper "truncated behind the store" truncated 5
+# Behind a checkpoint, without the store: the signed head catches what links cannot.
+rm "$T/host/history.db"; head -n 5 "$L" >"$L.t" && cat "$L.t" >"$L" && rm "$L.t"
+tamper "truncated after a checkpoint" truncated 6
+rm "$T/host/history.db"; sed -i '6s/"key_last5":"[^"]*"/"key_last5":"AAAAA"/' "$L"
+tamper "last record edited (the checkpoint's)" edited 6
+jq -c '.note |= sub("seq 6"; "seq 5")' "$T/host/checkpoints.jsonl" >"$T/cp" && cp "$T/cp" "$T/host/checkpoints.jsonl"
+tamper "checkpoint altered" bad-checkpoint 0
 sqlite3 "$T/host/history.db" "UPDATE events SET notification = 'Activation Denied' WHERE id = 2"
 tamper "history.db row edited" store-differs 2
 out=$(host history verify 2>/dev/null); rc=$?
