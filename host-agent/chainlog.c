@@ -31,6 +31,18 @@ struct AvmaChainLog {
   GArray *waiters; /* Waiter, told after the next sync */
   guint commit_source;
   guint64 syncs;
+  /* The writer thread (avma_chain_log_use_thread): it runs fdatasync while the loop goes on. The
+   * main thread owns everything above; these are shared under mu. */
+  GThread *thread;
+  GMutex mu;
+  GCond cv;
+  gboolean job, done, quit; /* a sync asked for / its result ready / stop */
+  gint64 job_size;
+  int job_errno;
+  guint done_source;
+  /* main thread only */
+  gboolean busy;     /* a job is running or its result not yet handled */
+  GArray *inflight;  /* Waiter: told when the running job ends */
 };
 
 void avma_chain_hash_hex(const void *data, gsize len, char *out) {
@@ -165,6 +177,9 @@ AvmaChainLog *avma_chain_log_open(const char *path, char **cut_file, GError **er
   log->path = g_strdup(path);
   log->fd = -1;
   log->waiters = g_array_new(FALSE, FALSE, sizeof(Waiter));
+  log->inflight = g_array_new(FALSE, FALSE, sizeof(Waiter));
+  g_mutex_init(&log->mu);
+  g_cond_init(&log->cv);
   memset(log->head, '0', AVMA_CHAIN_HASH_HEX - 1);
   /* O_NOFOLLOW: the state directory belongs to the daemon's user; root-run tools read here. */
   log->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
@@ -193,11 +208,27 @@ static void tell_waiters(AvmaChainLog *log, const GError *err) {
   g_array_unref(w);
 }
 
+static void finish_job(AvmaChainLog *log, gboolean restart);
+
 void avma_chain_log_free(AvmaChainLog *log) {
   if (!log)
     return;
   if (log->commit_source)
     g_source_remove(log->commit_source);
+  if (log->thread) {
+    g_mutex_lock(&log->mu);
+    while (log->job)
+      g_cond_wait(&log->cv, &log->mu);
+    log->quit = TRUE;
+    g_cond_broadcast(&log->cv);
+    g_mutex_unlock(&log->mu);
+    g_thread_join(log->thread);
+    finish_job(log, FALSE);
+  }
+  if (log->inflight)
+    g_array_unref(log->inflight);
+  g_mutex_clear(&log->mu);
+  g_cond_clear(&log->cv);
   if (log->fd >= 0) {
     g_autoptr(GError) err = NULL;
     if (!avma_chain_log_sync(log, &err))
@@ -214,9 +245,97 @@ const char *avma_chain_log_path(AvmaChainLog *log) {
   return log->path;
 }
 
+static gboolean on_job_done(gpointer data);
+
+static gpointer writer(gpointer data) {
+  AvmaChainLog *log = data;
+  g_mutex_lock(&log->mu);
+  for (;;) {
+    while (!log->job && !log->quit)
+      g_cond_wait(&log->cv, &log->mu);
+    if (!log->job)
+      break;
+    g_mutex_unlock(&log->mu);
+    int e = fdatasync(log->fd) < 0 ? errno : 0;
+    g_mutex_lock(&log->mu);
+    log->job = FALSE;
+    log->done = TRUE;
+    log->job_errno = e;
+    g_cond_broadcast(&log->cv);
+    if (!log->quit)
+      log->done_source = g_idle_add_full(G_PRIORITY_DEFAULT, on_job_done, log, NULL);
+  }
+  g_mutex_unlock(&log->mu);
+  return NULL;
+}
+
+/* Hand the writer everything written so far, and the waiters for it. */
+static void start_job(AvmaChainLog *log) {
+  g_array_append_vals(log->inflight, log->waiters->data, log->waiters->len);
+  g_array_set_size(log->waiters, 0);
+  log->busy = TRUE;
+  g_mutex_lock(&log->mu);
+  log->job = TRUE;
+  log->job_size = log->size;
+  g_cond_broadcast(&log->cv);
+  g_mutex_unlock(&log->mu);
+}
+
+static void finish_job(AvmaChainLog *log, gboolean restart) {
+  g_mutex_lock(&log->mu);
+  gboolean done = log->done;
+  int e = log->job_errno;
+  gint64 size = log->job_size;
+  guint src = log->done_source;
+  log->done = FALSE;
+  log->done_source = 0;
+  g_mutex_unlock(&log->mu);
+  if (src)
+    g_source_remove(src);
+  if (!done)
+    return;
+  log->busy = FALSE;
+  log->syncs++;
+  g_autoptr(GError) err = NULL;
+  if (e)
+    g_set_error(&err, G_IO_ERROR, g_io_error_from_errno(e), "cannot sync %s: %s", log->path,
+                g_strerror(e));
+  else
+    log->synced_size = MAX(log->synced_size, size);
+  if (err)
+    g_warning("%s", err->message);
+  GArray *w = log->inflight;
+  log->inflight = g_array_new(FALSE, FALSE, sizeof(Waiter));
+  for (guint i = 0; i < w->len; i++)
+    g_array_index(w, Waiter, i).fn(err, g_array_index(w, Waiter, i).user);
+  g_array_unref(w);
+  /* What was written while the disk was busy goes in the next one: the group grows with load. */
+  if (restart && (log->waiters->len || log->size > log->synced_size))
+    start_job(log);
+}
+
+static gboolean on_job_done(gpointer data) {
+  AvmaChainLog *log = data;
+  g_mutex_lock(&log->mu);
+  log->done_source = 0; /* this one is running */
+  g_mutex_unlock(&log->mu);
+  finish_job(log, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void avma_chain_log_use_thread(AvmaChainLog *log) {
+  if (!log->thread)
+    log->thread = g_thread_new("avma-commit", writer, log);
+}
+
 static gboolean on_commit(gpointer data) {
   AvmaChainLog *log = data;
   log->commit_source = 0;
+  if (log->thread) {
+    if (!log->busy)
+      start_job(log);
+    return G_SOURCE_REMOVE;
+  }
   g_autoptr(GError) err = NULL;
   if (!avma_chain_log_sync(log, &err))
     g_warning("%s", err->message);
@@ -269,6 +388,14 @@ gboolean avma_chain_log_append(AvmaChainLog *log, const char *record, guint64 *s
 
 gboolean avma_chain_log_sync(AvmaChainLog *log, GError **error) {
   g_autoptr(GError) err = NULL;
+  if (log->busy) {
+    /* The writer's job first (its waiters hear from it), then the rest here. */
+    g_mutex_lock(&log->mu);
+    while (log->job)
+      g_cond_wait(&log->cv, &log->mu);
+    g_mutex_unlock(&log->mu);
+    finish_job(log, FALSE);
+  }
   if (log->synced_size < log->size) {
     gint64 size = log->size;
     log->syncs++;

@@ -29,6 +29,9 @@ const char *avma_chain_log_path(AvmaChainLog *log);
  * *seq (may be NULL) gets its sequence number. A failed write leaves the log as it was. A commit
  * is scheduled on the default main context. */
 gboolean avma_chain_log_append(AvmaChainLog *log, const char *record, guint64 *seq, GError **error);
+/* Run the commits' fdatasync in a writer thread, so the main loop serves other guests while the
+ * disk flushes; waiters are still told on the main loop (tests/bench/PROFILE.md has the figures). */
+void avma_chain_log_use_thread(AvmaChainLog *log);
 /* fdatasync now if anything is pending, then tell the waiters. */
 gboolean avma_chain_log_sync(AvmaChainLog *log, GError **error);
 /* fn is called once everything written so far is durable (error NULL), or the sync failed. It is

@@ -138,6 +138,14 @@ AvmaHostConfig *avma_host_config_load(const char *config_path, const char *state
   if (!get_int(kf, "history", "confirm_running_within", 1, 86400, &v, error))
     return NULL;
   c->history_confirm_s = (guint)v;
+  if (g_key_file_has_key(kf, "history", "commit_thread", NULL)) {
+    c->commit_thread = g_key_file_get_boolean(kf, "history", "commit_thread", &local);
+    if (local) {
+      g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                  "[history] commit_thread must be true or false");
+      return NULL;
+    }
+  }
   v = c->checkpoint_records;
   if (!get_int(kf, "history", "checkpoint_records", 1, 10000000, &v, error))
     return NULL;

@@ -35,6 +35,7 @@ typedef struct {
   guint history_confirm_s;        /* [history] confirm_running_within: see recorder.h */
   guint checkpoint_records;       /* [history] checkpoint_records: sign the log's head every N */
   guint checkpoint_interval_s;    /* [history] checkpoint_interval: or after this many seconds */
+  gboolean commit_thread;         /* [history] commit_thread: fdatasync off the main loop */
   char *metrics_textfile;         /* [metrics] textfile; "" = none */
 } AvmaHostConfig;
 

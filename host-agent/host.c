@@ -81,6 +81,8 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   h->chain = avma_chain_log_open(path, NULL, error);
   if (!h->chain)
     return NULL;
+  if (config->commit_thread)
+    avma_chain_log_use_thread(h->chain);
   h->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
   h->hostname = g_strdup(g_get_host_name());
   struct utsname u;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -156,6 +157,33 @@ static void test_group_commit(void **state) {
   assert_int_equal(avma_chain_log_durable_size(log), st.st_size);
 }
 
+/* The same through the writer thread: nobody is told before the disk has it, everybody after. */
+static void test_group_commit_thread(void **state) {
+  Fx *fx = *state;
+  g_autoptr(AvmaChainLog) log = avma_chain_log_open(fx->path, NULL, NULL);
+  avma_chain_log_use_thread(log);
+  int told = 0;
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 5; i++) {
+      assert_true(avma_chain_log_append(log, "{\"time\":\"x\"}", NULL, NULL));
+      avma_chain_log_when_durable(log, count_durable, &told);
+    }
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (told < 5 * (round + 1) && g_get_monotonic_time() < end)
+      g_main_context_iteration(NULL, TRUE);
+    assert_int_equal(told, 5 * (round + 1));
+  }
+  assert_true(avma_chain_log_syncs(log) <= 3 + 1);
+  struct stat st;
+  assert_int_equal(stat(fx->path, &st), 0);
+  assert_int_equal(avma_chain_log_durable_size(log), st.st_size);
+  /* A direct sync while the thread runs: waits for it, then nothing is pending. */
+  assert_true(avma_chain_log_append(log, "{\"time\":\"y\"}", NULL, NULL));
+  avma_chain_log_when_durable(log, count_durable, &told);
+  assert_true(avma_chain_log_sync(log, NULL));
+  assert_int_equal(told, 16);
+}
+
 static void test_tampering(void **state) {
   Fx *fx = *state;
   guint64 rec;
@@ -221,6 +249,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_legacy_lines_then_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cut_tail_set_aside, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_group_commit_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
