@@ -41,8 +41,8 @@ struct AvmaChainLog {
   int job_errno;
   guint done_source;
   /* main thread only */
-  gboolean busy;     /* a job is running or its result not yet handled */
-  GArray *inflight;  /* Waiter: told when the running job ends */
+  gboolean busy;    /* a job is running or its result not yet handled */
+  GArray *inflight; /* Waiter: told when the running job ends */
 };
 
 void avma_chain_hash_hex(const void *data, gsize len, char *out) {

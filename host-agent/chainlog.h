@@ -30,7 +30,8 @@ const char *avma_chain_log_path(AvmaChainLog *log);
  * is scheduled on the default main context. */
 gboolean avma_chain_log_append(AvmaChainLog *log, const char *record, guint64 *seq, GError **error);
 /* Run the commits' fdatasync in a writer thread, so the main loop serves other guests while the
- * disk flushes; waiters are still told on the main loop (tests/bench/PROFILE.md has the figures). */
+ * disk flushes; waiters are still told on the main loop (tests/bench/PROFILE.md has the figures).
+ */
 void avma_chain_log_use_thread(AvmaChainLog *log);
 /* fdatasync now if anything is pending, then tell the waiters. */
 gboolean avma_chain_log_sync(AvmaChainLog *log, GError **error);

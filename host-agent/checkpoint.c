@@ -132,11 +132,30 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   }
 }
 
+/* The head the last checkpoint signed, so a restart does not sign the same head again. Only a
+ * hint: a wrong value costs one checkpoint more or less, never a record. */
+static guint64 last_signed_seq(const char *path) {
+  g_autofree char *data = NULL;
+  if (!g_file_get_contents(path, &data, NULL, NULL))
+    return 0;
+  g_strchomp(data);
+  const char *last = strrchr(data, '\n');
+  last = last ? last + 1 : data;
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, last, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return 0;
+  gint64 s = json_object_get_int_member_with_default(json_node_get_object(json_parser_get_root(p)),
+                                                     "seq", 0);
+  return s > 0 ? (guint64)s : 0;
+}
+
 AvmaCheckpointer *avma_checkpointer_new(AvmaHost *host, AvmaHostKey *key) {
   AvmaCheckpointer *c = g_new0(AvmaCheckpointer, 1);
   c->host = avma_host_ref(host);
   c->key = key;
   c->path = avma_host_state_path(avma_host_config(host), AVMA_CHECKPOINT_FILE);
+  c->signed_seq = last_signed_seq(c->path);
   c->observer = avma_host_add_observer(host, on_event, c);
   /* Records a previous run left unsigned (it crashed) are signed at once. */
   checkpoint_now(c);

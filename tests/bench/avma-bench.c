@@ -1602,7 +1602,8 @@ static void run_guest(const char *dir, GuestResult *gr) {
   g_autofree char *sock = g_build_filename(dir, "gd.sock", NULL);
   int lfd = listen_unix(sock, 4);
   g_autofree char *hconf = g_build_filename(dir, "hostd-guest.conf", NULL);
-  g_autofree char *hc = g_strdup_printf(HOSTD_CONF_BASE "%s[channels]\nvm1=%s\n", HOSTD_CONF_HISTORY, sock);
+  g_autofree char *hc =
+      g_strdup_printf(HOSTD_CONF_BASE "%s[channels]\nvm1=%s\n", HOSTD_CONF_HISTORY, sock);
   g_file_set_contents(hconf, hc, -1, NULL);
   g_autofree char *hlog = g_build_filename(dir, "hostd-guest.log", NULL);
   pid_t hpid = hostd_start(hconf, state, hlog);
