@@ -88,6 +88,16 @@ $(BUILD)/avma-hostd: $(BUILD)/host-agent/hostd.o $(HOST_LIBS)
 $(BUILD)/avma-host: $(BUILD)/host-agent/host-cli.o $(HOST_CLI_OBJ) $(HOST_LIBS)
 	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(HOST_PKGS))
 
+# ---- offline verifier --------------------------------------------------------------------------
+# avma-verify (issue #18), an auditor's tool: the common library with glib, json-glib and
+# libsodium only; no libvirt, SQLite, systemd or agent library.
+VERIFY_PKGS := glib-2.0 gio-2.0 json-glib-1.0 libsodium
+VERIFY_SRC := $(wildcard host-agent/verify/*.c)
+VERIFY_OBJ := $(VERIFY_SRC:%.c=$(BUILD)/%.o)
+$(VERIFY_OBJ): CFLAGS_MOD := $(call pc_cflags,$(VERIFY_PKGS)) -Ihost-agent/verify
+$(BUILD)/avma-verify: $(VERIFY_OBJ) $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(VERIFY_PKGS))
+
 # ---- guest agent -------------------------------------------------------------------------------
 GUEST_LIB_SRC := $(filter-out guest-agent/guestd.c guest-agent/guest-cli.c, \
                    $(wildcard guest-agent/*.c))
@@ -110,7 +120,8 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/kvp-schema.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS_MOD) -MMD -MP -c -o $@ $<
 
-BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest
+BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest \
+        $(BUILD)/avma-verify
 
 .PHONY: all deps build demo check clean format
 # `make` and `make build` only build (no apt); `make demo` and `make check` install what they need.

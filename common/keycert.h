@@ -60,10 +60,3 @@ char *avma_keycert_rotation(const AvmaKeyPair *old_key, const AvmaKeyPair *new_k
  * avma_keycert_verify. */
 gboolean avma_keycert_verify_rotation(const char *statement, const AvmaPublicKey *old_key,
                                       AvmaKeyRotation *out, GError **error);
-
-/* ---- which host key to trust ---- */
-/* An auditor's choice: the host key itself (key_path), or a root key and the host's certificate
- * (root_path and cert_path). *how (if not NULL, g_free) says which, for the verdict line. */
-gboolean avma_keycert_trusted_host_key(const char *key_path, const char *root_path,
-                                       const char *cert_path, AvmaPublicKey *out, char **how,
-                                       GError **error);

@@ -151,10 +151,9 @@ static char *read_secret_file(const char *path, GError **error) {
   }
   if (st.st_mode & 077) {
     close(fd);
-    g_autofree char *why = g_strdup_printf(
-        "mode %04o lets others read or change it; it must be 0600 (chmod 600 %s, and replace the "
-        "key if others may have read it)",
-        (unsigned)(st.st_mode & 07777), path);
+    g_autofree char *why =
+        g_strdup_printf("mode %04o lets others read or change it; it must be 0600 (chmod 600 %s)",
+                        (unsigned)(st.st_mode & 07777), path);
     sk_error(error, AVMA_SIGN_ERROR_PERMISSION, path, why);
     return NULL;
   }

@@ -44,6 +44,37 @@ static char *cert_state(const char *state_dir, const AvmaPublicKey *pub, JsonObj
   return s;
 }
 
+/* The rotation history, as text lines or into a JSON array. */
+static char *rotations(const char *state_dir, JsonArray *a) {
+  g_autoptr(GPtrArray) rs = avma_hostkey_rotations(state_dir);
+  g_autoptr(GString) s = g_string_new(NULL);
+  for (guint i = 0; i < rs->len; i++) {
+    const AvmaHostKeyRotationInfo *r = rs->pdata[i];
+    g_autofree char *old_id = r->error ? NULL : avma_hostkey_id(&r->rotation.old_key);
+    g_autofree char *new_id = r->error ? NULL : avma_hostkey_id(&r->rotation.new_key);
+    g_autofree char *at = r->error ? NULL : avma_time_format(r->rotation.time);
+    if (a) {
+      JsonObject *o = json_object_new();
+      json_object_set_string_member(o, "statement", r->path);
+      json_object_set_boolean_member(o, "verified", !r->error);
+      if (r->error) {
+        json_object_set_string_member(o, "error", r->error);
+      } else {
+        json_object_set_string_member(o, "old_key_id", old_id);
+        json_object_set_string_member(o, "new_key_id", new_id);
+        json_object_set_string_member(o, "rotated_at", at);
+      }
+      json_array_add_object_element(a, o);
+    } else if (r->error) {
+      g_string_append_printf(s, "Rotation          %s: NOT VERIFIED: %s\n", r->path, r->error);
+    } else {
+      g_string_append_printf(s, "Rotation          %s -> %s at %s (signed by the old key)\n",
+                             old_id, new_id, at);
+    }
+  }
+  return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry e[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output", NULL}, {NULL}};
@@ -85,18 +116,23 @@ int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv) {
     JsonObject *co = json_object_new();
     g_autofree char *unused = cert_state(c->state_dir, &pub, co);
     json_object_set_object_member(o, "certificate", co);
+    JsonArray *ra = json_array_new();
+    g_autofree char *unused_r = rotations(c->state_dir, ra);
+    json_object_set_array_member(o, "rotations", ra);
     avma_cli_print_object(o);
     return 0;
   }
   g_autofree char *cert = cert_state(c->state_dir, &pub, NULL);
+  g_autofree char *rot = rotations(c->state_dir, NULL);
   printf("Host key id       %s\n"
          "Algorithm         Ed25519\n"
          "Public key        %s\n"
          "Note verifier key %s\n"
          "Created           %s\n"
          "Certificate       %s\n"
+         "%s"
          "Public key file   %s (minisign -p), which reads:\n%s",
-         id, b64, vkey, created ? created : "unknown (readable by root only)", cert, pub_path,
+         id, b64, vkey, created ? created : "unknown (readable by root only)", cert, rot, pub_path,
          file);
   return 0;
 }

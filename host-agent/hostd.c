@@ -128,6 +128,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_autoptr(AvmaHostKey) hostkey = avma_hostkey_new(config->state_dir, kp);
+  avma_hostkey_watch(hostkey, NULL, NULL);
   /* Every module below holds its own reference to the host and removes its own observers when
    * freed, so the order they go in at exit does not matter. */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);

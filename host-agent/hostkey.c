@@ -49,12 +49,12 @@ static AvmaKeyPair *load_secret(const char *path, GError **error) {
   if (kp)
     return kp;
   const char *fix = g_error_matches(e, AVMA_SIGN_ERROR, AVMA_SIGN_ERROR_PERMISSION)
-                        ? "chmod 600 it, and rotate the key if others may have read it"
+                        ? "if others may have read it, also run `avma-host key rotate`"
                     : g_error_matches(e, AVMA_SIGN_ERROR, AVMA_SIGN_ERROR_MALFORMED)
-                        ? "restore it from a backup (avma-hostd never replaces a key silently)"
-                        : "make it readable by avma-hostd's user, or restore it from a backup";
+                        ? "fix: restore it from a backup (avma-hostd never replaces a key silently)"
+                        : "fix: make it readable by avma-hostd's user, or restore it from a backup";
   g_set_error(error, AVMA_HOSTKEY_ERROR, AVMA_HOSTKEY_ERROR_UNUSABLE,
-              "host signing key unusable: %s; fix: %s", e->message, fix);
+              "host signing key unusable: %s; %s", e->message, fix);
   return NULL;
 }
 
@@ -132,6 +132,9 @@ struct AvmaHostKey {
   struct stat st;
   gboolean have_st, warned;
   char *last_rotation;
+  GFileMonitor *monitor;
+  AvmaHostKeyRotated on_rotated;
+  gpointer on_rotated_user;
 };
 
 AvmaHostKey *avma_hostkey_new(const char *state_dir, AvmaKeyPair *kp) {
@@ -146,6 +149,11 @@ AvmaHostKey *avma_hostkey_new(const char *state_dir, AvmaKeyPair *kp) {
 void avma_hostkey_free(AvmaHostKey *hk) {
   if (!hk)
     return;
+  if (hk->monitor) {
+    g_signal_handlers_disconnect_by_data(hk->monitor, hk);
+    g_file_monitor_cancel(hk->monitor);
+    g_object_unref(hk->monitor);
+  }
   avma_key_pair_free(hk->kp);
   g_free(hk->state_dir);
   g_free(hk->path);
@@ -196,6 +204,32 @@ const AvmaKeyPair *avma_hostkey_get(AvmaHostKey *hk, gboolean *rotated) {
 
 const char *avma_hostkey_last_rotation(AvmaHostKey *hk) {
   return hk->last_rotation;
+}
+
+static void on_key_file(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEvent ev,
+                        gpointer user) {
+  (void)m, (void)f, (void)other, (void)ev;
+  AvmaHostKey *hk = user;
+  gboolean rotated = FALSE;
+  avma_hostkey_get(hk, &rotated);
+  if (rotated && hk->on_rotated)
+    hk->on_rotated(hk, hk->last_rotation, hk->on_rotated_user);
+}
+
+void avma_hostkey_watch(AvmaHostKey *hk, AvmaHostKeyRotated fn, gpointer user) {
+  g_return_if_fail(!hk->monitor);
+  hk->on_rotated = fn;
+  hk->on_rotated_user = user;
+  g_autoptr(GFile) f = g_file_new_for_path(hk->path);
+  g_autoptr(GError) err = NULL;
+  /* WATCH_MOVES: the CLI replaces the file by rename, which is a move into the directory. */
+  hk->monitor = g_file_monitor_file(f, G_FILE_MONITOR_WATCH_MOVES, NULL, &err);
+  if (!hk->monitor) {
+    g_warning("cannot watch %s (a rotation is loaded on the next signature): %s", hk->path,
+              err->message);
+    return;
+  }
+  g_signal_connect(hk->monitor, "changed", G_CALLBACK(on_key_file), hk);
 }
 
 /* ---- rotation ------------------------------------------------------------------------------*/
@@ -274,6 +308,66 @@ AvmaKeyPair *avma_hostkey_rotate(const char *state_dir, char **statement, GError
   if (statement)
     *statement = g_steal_pointer(&text);
   return g_steal_pointer(&fresh);
+}
+
+static void rotation_info_free(gpointer p) {
+  AvmaHostKeyRotationInfo *i = p;
+  g_free(i->path);
+  g_free(i->error);
+  g_free(i);
+}
+
+/* The old key a statement names, read from the statement's own text: only to find which archived
+ * public key to check it with. */
+static gboolean statement_old_id(const char *text, char **id) {
+  const char *at = strstr(text, "\nold-key-id ");
+  if (!at)
+    return FALSE;
+  at += strlen("\nold-key-id ");
+  *id = g_strndup(at, strcspn(at, "\n"));
+  return TRUE;
+}
+
+static AvmaHostKeyRotationInfo *rotation_info(const char *keys, const char *name) {
+  AvmaHostKeyRotationInfo *i = g_new0(AvmaHostKeyRotationInfo, 1);
+  i->path = g_build_filename(keys, name, NULL);
+  g_autofree char *text = NULL, *old_id = NULL;
+  g_autoptr(GError) err = NULL;
+  if (!g_file_get_contents(i->path, &text, NULL, &err)) {
+    i->error = g_strdup(err->message);
+    return i;
+  }
+  if (!statement_old_id(text, &old_id)) {
+    i->error = g_strdup("not a rotation statement");
+    return i;
+  }
+  g_autofree char *pub_name = g_strdup_printf("%s.pub", old_id);
+  g_autofree char *pub_path = g_build_filename(keys, pub_name, NULL);
+  AvmaPublicKey old;
+  if (!avma_public_key_load(pub_path, &old, &err) ||
+      !avma_keycert_verify_rotation(text, &old, &i->rotation, &err))
+    i->error = g_strdup(err->message);
+  return i;
+}
+
+static gint by_time(gconstpointer a, gconstpointer b) {
+  const AvmaHostKeyRotationInfo *x = *(AvmaHostKeyRotationInfo *const *)a;
+  const AvmaHostKeyRotationInfo *y = *(AvmaHostKeyRotationInfo *const *)b;
+  if (x->rotation.time != y->rotation.time)
+    return x->rotation.time < y->rotation.time ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+GPtrArray *avma_hostkey_rotations(const char *state_dir) {
+  GPtrArray *out = g_ptr_array_new_with_free_func(rotation_info_free);
+  g_autofree char *keys = state_file(state_dir, AVMA_HOSTKEY_DIR);
+  g_autoptr(GDir) dir = g_dir_open(keys, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name(dir)))
+    if (g_str_has_prefix(name, "rotation-") && g_str_has_suffix(name, ".note"))
+      g_ptr_array_add(out, rotation_info(keys, name));
+  g_ptr_array_sort(out, by_time);
+  return out;
 }
 
 /* ---- certificate ---------------------------------------------------------------------------*/

@@ -50,6 +50,13 @@ const AvmaKeyPair *avma_hostkey_get(AvmaHostKey *hk, gboolean *rotated);
  * record log is where it belongs: the caller that sees *rotated appends it there. */
 const char *avma_hostkey_last_rotation(AvmaHostKey *hk);
 
+/* Called from the main loop when a rotated key has been loaded; statement may be NULL (a key
+ * replaced without one, which is logged as a warning). */
+typedef void (*AvmaHostKeyRotated)(AvmaHostKey *hk, const char *statement, gpointer user);
+/* Watch host-key.sec (inotify through GFileMonitor) so a rotation is loaded, logged and reported
+ * to fn (may be NULL) at once, not only on the next signature. One watch per AvmaHostKey. */
+void avma_hostkey_watch(AvmaHostKey *hk, AvmaHostKeyRotated fn, gpointer user);
+
 /* Rotation (root-run CLI): a new key pair replaces host-key.sec (same owner and mode) and
  * host-key.pub; STATE/keys/ gets the old public key (<OLD ID>.pub), its certificate if any
  * (<OLD ID>.cert) and the rotation statement (rotation-<NEW ID>.note, avma_keycert_rotation),
@@ -57,6 +64,16 @@ const char *avma_hostkey_last_rotation(AvmaHostKey *hk);
 AvmaKeyPair *avma_hostkey_rotate(const char *state_dir, char **statement, GError **error);
 /* Path of the rotation statement that introduced key id (hex). */
 char *avma_hostkey_rotation_path(const char *state_dir, const char *new_id);
+
+/* One rotation statement of STATE/keys/, checked against the retired key it names (its
+ * <OLD ID>.pub there). */
+typedef struct {
+  char *path;
+  AvmaKeyRotation rotation; /* valid when error is NULL */
+  char *error;              /* why it does not verify, or NULL */
+} AvmaHostKeyRotationInfo;
+/* The host's rotations, oldest first (AvmaHostKeyRotationInfo*, freed with the array). */
+GPtrArray *avma_hostkey_rotations(const char *state_dir);
 
 /* Install a root's certificate as STATE/host-key.cert after checking that it certifies this
  * host's key (and, with root not NULL, that root signed it). */

@@ -44,7 +44,7 @@ PKG_OUT := $(BUILD)/packaging
 gen_unit = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
                -e 's|@LIBVIRT_GROUPS@|$(LIBVIRT_GROUPS)|g' $(PKG_DIR)/systemd/$(1).service.in
 
-.PHONY: install install-host install-guest uninstall
+.PHONY: install install-host install-guest install-verify uninstall
 
 # A config file is installed only when absent, so a reinstall never overwrites an operator's
 # edits (packages get the same guarantee from dpkg conffiles and rpm %config(noreplace)).
@@ -53,7 +53,7 @@ define install_conf
 	else $(INSTALL) -D -m 0644 $(1) "$(DESTDIR)$(2)"; fi
 endef
 
-install: install-host install-guest
+install: install-host install-guest install-verify
 
 install-host: $(BUILD)/avma-hostd $(BUILD)/avma-host
 	$(INSTALL) -D -m 0755 $(BUILD)/avma-hostd "$(DESTDIR)$(SBINDIR)/avma-hostd"
@@ -86,17 +86,24 @@ install-guest: $(BUILD)/avma-guestd $(BUILD)/avma-guest
 	@[ -n "$(DESTDIR)" ] || echo "install-guest: now run: systemctl daemon-reload; udevadm control" \
 	  "--reload; udevadm trigger --subsystem-match=virtio-ports --action=add"
 
+# The offline verifier (issue #18): its own package, so an auditor installs no daemon.
+install-verify: $(BUILD)/avma-verify
+	$(INSTALL) -D -m 0755 $(BUILD)/avma-verify "$(DESTDIR)$(BINDIR)/avma-verify"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-verify.1 "$(DESTDIR)$(MANDIR)/man1/avma-verify.1"
+
 # Removes programs, units, rules and man pages; keeps configuration and state (operator data).
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/avma-hostd" "$(DESTDIR)$(BINDIR)/avma-host" \
 	      "$(DESTDIR)$(SBINDIR)/avma-guestd" "$(DESTDIR)$(BINDIR)/avma-guest" \
+	      "$(DESTDIR)$(BINDIR)/avma-verify" \
 	      "$(DESTDIR)$(UNITDIR)/avma-hostd.service" "$(DESTDIR)$(UNITDIR)/avma-guestd.service" \
 	      "$(DESTDIR)$(UDEVRULESDIR)/60-avma-guest.rules" \
 	      "$(DESTDIR)$(SYSUSERSDIR)/avma-host.conf" "$(DESTDIR)$(TMPFILESDIR)/avma-host.conf" \
 	      "$(DESTDIR)$(POLKITRULESDIR)/60-avma-host.rules" \
 	      "$(DESTDIR)$(DATADIR)/avma/avma-channel.xml" \
 	      $(foreach m,man8/avma-hostd.8 man1/avma-host.1 man5/avma-host.conf.5 man8/avma-guestd.8 \
-	                  man1/avma-guest.1 man5/avma-guest.conf.5,"$(DESTDIR)$(MANDIR)/$(m)")
+	                  man1/avma-guest.1 man5/avma-guest.conf.5 man1/avma-verify.1, \
+	        "$(DESTDIR)$(MANDIR)/$(m)")
 	-rmdir "$(DESTDIR)$(DATADIR)/avma" 2>/dev/null
 
 # ---- packages ----------------------------------------------------------------------------------

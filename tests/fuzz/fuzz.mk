@@ -12,6 +12,8 @@ FUZZ_SMOKE_RUNS ?= 2000
 FUZZ_CI_SECONDS ?= 60
 # Targets that link glib (and the agent modules they exercise).
 FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson
+# What avma-verify reads: keys, signed notes, minisign signatures, certificates (issue #18).
+FUZZ_GLIB_TARGETS += signed
 # Targets of the portable guest core (guest-agent/core): pure C11 like the common modules.
 FUZZ_GCORE_TARGETS := xchg gstate jsonflat
 FUZZ_TARGETS := frame kvp schema key $(FUZZ_GCORE_TARGETS) $(FUZZ_GLIB_TARGETS)
@@ -40,6 +42,7 @@ FUZZ_MAXLEN_vmsjson := 16384
 FUZZ_MAXLEN_xchg := 40000
 FUZZ_MAXLEN_gstate := 16384
 FUZZ_MAXLEN_jsonflat := 16384
+FUZZ_MAXLEN_signed := 16384
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
             $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
@@ -110,6 +113,7 @@ FUZZ_COVERS_vmsjson := host-agent/vmview.c
 FUZZ_COVERS_xchg := guest-agent/core/xchg.c guest-agent/core/wire.c guest-agent/core/agent.c
 FUZZ_COVERS_gstate := guest-agent/core/gstate.c guest-agent/core/rfc3339.c
 FUZZ_COVERS_jsonflat := guest-agent/core/evline.c
+FUZZ_COVERS_signed := common/sign.c common/keycert.c
 fuzz_empty :=
 fuzz_space := $(fuzz_empty) $(fuzz_empty)
 # target=file:file... for each target, for the shell loop below.

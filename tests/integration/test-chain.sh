@@ -30,6 +30,10 @@ eq "a clean stop signed a checkpoint of record 6" "$(jq -r .seq "$T/host/checkpo
 check "the checkpoint is a signed note by the host key" grep -q '— avma-host-' <<<"$(jq -r .note "$T/host/checkpoints.jsonl")"
 eq "every record carries seq and prev" "$(jq -s '[.[] | select(.seq and (.prev | length) == 64)] | length' "$L")" 6
 eq "events still reads the log" "$(hev | jq length)" 6
+jq -j .note "$T/host/checkpoints.jsonl" >"$T/cp.note"
+"$B/avma-verify" checkpoint "$T/cp.note" --key "$T/host/host-key.pub" >"$T/verify-cp.out" 2>&1
+rc=$?
+eq "the offline avma-verify accepts the checkpoint ($(head -1 "$T/verify-cp.out"))" "$rc" 0
 cp -a "$T/host" "$T/pristine"
 restore() { rm -rf "$T/host"; cp -a "$T/pristine" "$T/host"; }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging smoke test (issue #7), run by `make check-packaging`:
 #  1. `make install` into a scratch DESTDIR installs exactly the expected files;
-#  2. `make deb` builds avma-host, avma-guest and their -dbgsym packages;
+#  2. `make deb` builds avma-host, avma-guest, avma-verify and their -dbgsym packages;
 #  3. lintian finds no error or warning that is not overridden;
 #  4. the packages install, remove and purge with dpkg in a scratch root (--root, maintainer
 #     scripts run chrootless with DPKG_ROOT set; the commands that would touch this machine's
@@ -12,7 +12,7 @@
 #  7. the installed programs run from the scratch root: --help, --version, and the host's
 #     `license set` / `license show` and the guest's offline verbs against scratch state
 #     directories, with the shipped (all commented) configuration files;
-#  8. `make rpm` builds avma-host and avma-guest RPMs holding the expected files.
+#  8. `make rpm` builds avma-host, avma-guest and avma-verify RPMs holding the expected files.
 # Environment: BUILD (build directory, default build), VERSION, MAKE, SKIP_DEB_BUILD=1 reuses
 # the packages already in $BUILD/deb.
 set -euo pipefail
@@ -52,6 +52,7 @@ expected_install=(
   usr/local/share/man/man8/avma-hostd.8 usr/local/share/man/man1/avma-host.1
   usr/local/share/man/man5/avma-host.conf.5 usr/local/share/man/man8/avma-guestd.8
   usr/local/share/man/man1/avma-guest.1 usr/local/share/man/man5/avma-guest.conf.5
+  usr/local/bin/avma-verify usr/local/share/man/man1/avma-verify.1
 )
 missing=0
 for f in "${expected_install[@]}"; do [[ -f $dest/$f ]] || { echo "missing $f" >&2; missing=1; }; done
@@ -80,11 +81,12 @@ if [[ ${SKIP_DEB_BUILD:-} != 1 ]]; then
     exit 1
   fi
 fi
-for p in avma-host avma-guest avma-host-dbgsym avma-guest-dbgsym; do
+for p in avma-host avma-guest avma-verify avma-host-dbgsym avma-guest-dbgsym avma-verify-dbgsym; do
   compgen -G "$debdir/${p}_${version}_*.deb" >/dev/null || fail "package $p missing in $debdir"
 done
 host_deb=$(echo "$debdir"/avma-host_"$version"_*.deb)
 guest_deb=$(echo "$debdir"/avma-guest_"$version"_*.deb)
+verify_deb=$(echo "$debdir"/avma-verify_"$version"_*.deb)
 
 # ---- 3. lintian -------------------------------------------------------------------------------
 # Default level (errors and warnings); overrides in the packages are honoured.
@@ -140,6 +142,7 @@ fi
 r=$tmp/root
 dpkg -x "$host_deb" "$r"
 dpkg -x "$guest_deb" "$r"
+dpkg -x "$verify_deb" "$r"
 
 # ---- 5. units ----------------------------------------------------------------------------------
 mkdir -p "$tmp/units"
@@ -177,8 +180,8 @@ done
 # ---- 7. programs -------------------------------------------------------------------------------
 hs=$tmp/host-state gs=$tmp/guest-state
 hostd=$r/usr/sbin/avma-hostd host=$r/usr/bin/avma-host
-guestd=$r/usr/sbin/avma-guestd guest=$r/usr/bin/avma-guest
-for b in "$hostd" "$host" "$guestd" "$guest"; do
+guestd=$r/usr/sbin/avma-guestd guest=$r/usr/bin/avma-guest verify=$r/usr/bin/avma-verify
+for b in "$hostd" "$host" "$guestd" "$guest" "$verify"; do
   check "${b##*/} --help" "$b" --help
 done
 for b in "$hostd" "$guestd"; do
@@ -211,6 +214,14 @@ else
   rc=0; wait "${pids[-1]}" || rc=$?
   fail "avma-hostd exited early (status $rc)"; cat "$tmp/hostd.log" >&2
 fi
+# Its signing key (issue #18): a report signed by the installed avma-host, checked by the
+# installed avma-verify.
+if "$host" "${hcfg[@]}" report --month "$(date -u +%Y-%m)" --output "$tmp/r.txt" --sign \
+  2>"$tmp/r.err" && "$verify" report "$tmp/r.txt" --key "$hs/host-key.pub" >"$tmp/v.out"; then
+  pass "avma-host report --sign, avma-verify report"
+else
+  fail "signed report"; cat "$tmp/r.err" "$tmp/v.out" >&2
+fi
 gcfg=(--config "$r/etc/avma/guest.conf" --state-dir "$gs" --port "$tmp/no-port")
 check "avma-guest ipk" "$guest" "${gcfg[@]}" ipk W3GNR-8DDXR-2TFRP-H8P33-DV9BG
 for v in dli dlv xpr events; do
@@ -228,7 +239,8 @@ if command -v rpmbuild >/dev/null; then
     pass "make rpm ($(($(date +%s) - t0)) s)"
     for p in avma-host:/usr/sbin/avma-hostd avma-host:/usr/lib/sysusers.d/avma-host.conf \
       avma-host:/usr/share/polkit-1/rules.d/60-avma-host.rules \
-      avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules; do
+      avma-guest:/usr/sbin/avma-guestd avma-guest:/usr/lib/udev/rules.d/60-avma-guest.rules \
+      avma-verify:/usr/bin/avma-verify; do
       pkg=${p%%:*} file=${p#*:}
       rpmf=$(echo "$BUILD"/rpm/RPMS/*/"$pkg-$version"-*.rpm)
       # Listed to a file first: `rpm | grep -q` under pipefail fails at random when grep exits

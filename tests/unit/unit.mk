@@ -24,7 +24,7 @@ UNIT_GLIB += host-event
 # host agent: the hash-chained record log and its verifier (issue #18)
 UNIT_GLIB += chainlog
 # Ed25519 keys, minisign signatures and signed notes (issue #18)
-UNIT_GLIB += sign keycert
+UNIT_GLIB += sign keycert hostkey
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
