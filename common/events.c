@@ -126,17 +126,22 @@ gboolean avma_event_log_append(AvmaEventLog *log, JsonObject *event, const char 
   return TRUE;
 }
 
+void avma_event_log_journal(AvmaEventLog *log, int event_id, gboolean warning, const char *message,
+                            GPtrArray *fields) {
+  if (!log->journal)
+    return;
+  g_autoptr(GPtrArray) all = journal_head(event_id, warning, message);
+  for (guint i = 0; fields && i < fields->len; i++)
+    g_ptr_array_add(all, g_strdup(fields->pdata[i]));
+  send_fields(all);
+}
+
 gboolean avma_event_log_append_line(AvmaEventLog *log, const char *line, int event_id,
                                     gboolean warning, const char *message, GPtrArray *fields,
                                     GError **error) {
   if (!avma_append_line(log->path, line, 0640, error))
     return FALSE;
-  if (!log->journal)
-    return TRUE;
-  g_autoptr(GPtrArray) all = journal_head(event_id, warning, message);
-  for (guint i = 0; fields && i < fields->len; i++)
-    g_ptr_array_add(all, g_strdup(fields->pdata[i]));
-  send_fields(all);
+  avma_event_log_journal(log, event_id, warning, message, fields);
   return TRUE;
 }
 

@@ -36,6 +36,10 @@ gboolean avma_event_log_append_line(AvmaEventLog *log, const char *line, int eve
                                     gboolean warning, const char *message, GPtrArray *fields,
                                     GError **error);
 
+/* Only the journal's copy (the writer keeps the file itself, as host-agent/chainlog.c does). */
+void avma_event_log_journal(AvmaEventLog *log, int event_id, gboolean warning, const char *message,
+                            GPtrArray *fields);
+
 /* Read every record of a JSON-lines file, oldest first. A missing file is an empty log. Lines
  * that are not JSON objects (a line cut by a crash) are skipped, counted in *skipped. */
 GPtrArray *avma_event_log_read(const char *path, guint *skipped, GError **error);

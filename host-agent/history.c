@@ -749,6 +749,58 @@ GPtrArray *avma_history_events(AvmaHistory *h, const AvmaEventFilter *f, GError 
   return out;
 }
 
+/* Each row's columns against what its own record says (the field table decides both). */
+typedef struct {
+  sqlite3_stmt *st;
+  gboolean same;
+} RowCheck;
+
+static void compare_column(guint i, const char *column, gboolean is_int, gint64 v, const char *text,
+                           gpointer user) {
+  (void)column;
+  RowCheck *c = user;
+  if (is_int)
+    c->same = c->same && sqlite3_column_int64(c->st, (int)i) == v;
+  else
+    c->same = c->same && !g_strcmp0((const char *)sqlite3_column_text(c->st, (int)i), text);
+}
+
+gboolean avma_history_check_events(AvmaHistory *h, AvmaHistoryRecordFn fn, gpointer user,
+                                   GError **error) {
+  EventRow r = {.cols = g_string_new(NULL), .params = g_string_new(NULL)};
+  g_auto(AvmaHostEvent) none;
+  memset(&none, 0, sizeof none);
+  avma_host_event_foreach_column(&none, add_column, &r);
+  g_autofree char *sql =
+      g_strdup_printf("SELECT %svm_key, record FROM events ORDER BY id", r.cols->str);
+  guint n = r.n;
+  g_string_free(r.cols, TRUE);
+  g_string_free(r.params, TRUE);
+  sqlite3_stmt *st = prepare(h, sql, error);
+  if (!st)
+    return FALSE;
+  g_autoptr(JsonParser) p = json_parser_new();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *rec = (const char *)sqlite3_column_text(st, (int)n + 1);
+    RowCheck c = {.st = st, .same = FALSE};
+    if (rec && json_parser_load_from_data(p, rec, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+      g_auto(AvmaHostEvent) ev;
+      avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &ev);
+      c.same = TRUE;
+      avma_host_event_foreach_column(&ev, compare_column, &c);
+      g_autofree char *key = avma_vm_key(ev.vm, ev.vm_uuid);
+      c.same = c.same && !g_strcmp0((const char *)sqlite3_column_text(st, (int)n), key);
+    }
+    if (!fn(rec ? rec : "", c.same, user))
+      break;
+  }
+  gboolean ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+  sqlite3_finalize(st);
+  return ok || db_fail(h, "query events", error);
+}
+
 GHashTable *avma_history_running_vms(AvmaHistory *h, GError **error) {
   sqlite3_stmt *st = prepare(h,
                              "SELECT s.vm_key, s.time FROM vm_states s JOIN "

@@ -90,6 +90,12 @@ GPtrArray *avma_history_events(AvmaHistory *h, const AvmaEventFilter *f, GError 
 typedef struct AvmaHostEvent AvmaHostEvent;
 gboolean avma_event_filter_match(const AvmaEventFilter *f, const AvmaHostEvent *ev);
 
+/* For `history verify`: every 12310 row, in store order, with its verbatim record and whether
+ * its columns (those the report reads) are what that record says. fn returns FALSE to stop. */
+typedef gboolean (*AvmaHistoryRecordFn)(const char *record, gboolean columns_match, gpointer user);
+gboolean avma_history_check_events(AvmaHistory *h, AvmaHistoryRecordFn fn, gpointer user,
+                                   GError **error);
+
 /* VMs whose last recorded state is running: vm_key -> time of that record (gint64 in a
  * pointer-sized GINT_TO_POINTER is too small, so values are g_new'd gint64). */
 GHashTable *avma_history_running_vms(AvmaHistory *h, GError **error);

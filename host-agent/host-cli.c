@@ -36,6 +36,11 @@ static const AvmaCliVerb verbs[] = {
      "Values may be up to 2048 bytes; tools written for Hyper-V expect at most 1024.\n"
      "Exit status: 0, 1 when the view cannot be read, 3 when no VM matches.",
      avma_cli_kvp},
+    {"history verify", "[--json]", "Check the record log's chain, checkpoints and the store",
+     "Walks events.jsonl (every record's seq and the hash of the one before), checks each signed\n"
+     "checkpoint in checkpoints.jsonl and compares history.db with the log; names the first bad\n"
+     "record and what happened to it. Exit status 0 intact, 1 tampered, 2 cannot read.",
+     avma_cli_history_verify},
     {"key show", "[--json]", "Print the host signing key: id, public key forms, certificate",
      "The key (STATE/host-key.sec, created by avma-hostd on its first start) signs reports and "
      "the\n"

@@ -34,6 +34,9 @@ typedef struct {
   /* compliance history and metrics */
   guint history_retention_months; /* [history] retention_months: whole months kept */
   guint history_confirm_s;        /* [history] confirm_running_within: see recorder.h */
+  guint checkpoint_records;       /* [history] checkpoint_records: sign the log's head every N */
+  guint checkpoint_interval_s;    /* [history] checkpoint_interval: or after this many seconds */
+  gboolean commit_thread;         /* [history] commit_thread: fdatasync off the main loop */
   char *metrics_textfile;         /* [metrics] textfile; "" = none */
 } AvmaHostConfig;
 

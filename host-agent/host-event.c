@@ -471,15 +471,36 @@ GPtrArray *avma_host_event_journal_fields(const AvmaHostEvent *ev) {
   return out;
 }
 
-gboolean avma_host_event_append(AvmaEventLog *log, const AvmaHostEvent *ev, GError **error) {
+static char *event_line(const AvmaHostEvent *ev) {
   g_autoptr(JsonObject) o = avma_host_event_to_json(ev);
   g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
   json_node_set_object(node, o);
-  g_autofree char *line = json_to_string(node, FALSE);
+  return json_to_string(node, FALSE);
+}
+
+static gboolean is_warning(const AvmaHostEvent *ev) {
+  return ev->notification >= 0 && ev->notification != AVMA_NOTIFY_SUCCESS;
+}
+
+gboolean avma_host_event_append(AvmaEventLog *log, const AvmaHostEvent *ev, GError **error) {
+  g_autofree char *line = event_line(ev);
   g_autofree char *msg = avma_host_event_message(ev);
   g_autoptr(GPtrArray) fields = avma_host_event_journal_fields(ev);
-  gboolean warn = ev->notification >= 0 && ev->notification != AVMA_NOTIFY_SUCCESS;
-  return avma_event_log_append_line(log, line, ev->event_id, warn, msg, fields, error);
+  return avma_event_log_append_line(log, line, ev->event_id, is_warning(ev), msg, fields, error);
+}
+
+gboolean avma_host_event_append_chained(AvmaChainLog *chain, AvmaEventLog *journal,
+                                        const AvmaHostEvent *ev, guint64 *seq, GError **error) {
+  g_autofree char *line = event_line(ev);
+  if (!avma_chain_log_append(chain, line, seq, error))
+    return FALSE;
+  g_autofree char *msg = avma_host_event_message(ev);
+  g_autoptr(GPtrArray) fields = avma_host_event_journal_fields(ev);
+  if (seq) {
+    g_ptr_array_add(fields, g_strdup_printf("AVMA_SEQ=%" G_GUINT64_FORMAT, *seq));
+  }
+  avma_event_log_journal(journal, (int)ev->event_id, is_warning(ev), msg, fields);
+  return TRUE;
 }
 
 const char *avma_host_event_line_start(void) {

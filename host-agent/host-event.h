@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "chainlog.h"
 #include "events.h"
 #include "licence.h"
 #include "policy.h"
@@ -80,6 +81,11 @@ char *avma_host_event_message(const AvmaHostEvent *ev);
 GPtrArray *avma_host_event_journal_fields(const AvmaHostEvent *ev);
 /* Durably append it to log (JSON line) and send it to the journal. */
 gboolean avma_host_event_append(AvmaEventLog *log, const AvmaHostEvent *ev, GError **error);
+/* Write it to the hash-chained log (not yet durable: avma_chain_log_when_durable) with its
+ * sequence number (*seq, may be NULL), and send it to the journal (journal: only its journal
+ * setting is used). */
+gboolean avma_host_event_append_chained(AvmaChainLog *chain, AvmaEventLog *journal,
+                                        const AvmaHostEvent *ev, guint64 *seq, GError **error);
 /* Every record's line starts with this (the time member): how a line glued to the remains of one
  * cut by a crash is found. */
 const char *avma_host_event_line_start(void);

@@ -35,7 +35,10 @@ struct AvmaHost {
   gint refs;
   const AvmaHostConfig *config;
   AvmaLicenceCache *licence;
-  AvmaEventLog *log;
+  AvmaEventLog *log;   /* the journal's copy; its settings only */
+  AvmaChainLog *chain; /* STATE/events.jsonl: the durable record */
+  GHashTable *pending; /* ticket -> Pending: decisions waiting for their commit */
+  guint next_ticket;
   char *host_id;
   char *hostname;
   char *arch;
@@ -77,6 +80,12 @@ AvmaHost *avma_host_new(const AvmaHostConfig *config, GError **error) {
   h->licence = avma_licence_cache_new(config->state_dir);
   g_autofree char *path = avma_host_state_path(config, AVMA_HOST_EVENTS_FILE);
   h->log = avma_event_log_new(path, config->journal);
+  h->chain = avma_chain_log_open(path, NULL, error);
+  if (!h->chain)
+    return NULL;
+  if (config->commit_thread)
+    avma_chain_log_use_thread(h->chain);
+  h->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
   h->hostname = g_strdup(g_get_host_name());
   struct utsname u;
   h->arch = g_strdup(uname(&u) == 0 ? u.machine : "unknown");
@@ -93,6 +102,10 @@ void avma_host_free(AvmaHost *h) {
     return;
   if (h->observers && h->observers->len)
     g_warning("host freed with %u observer(s) still attached", h->observers->len);
+  /* Pending decisions are committed first (their sessions, gone, cancelled their replies). */
+  avma_chain_log_free(h->chain);
+  if (h->pending)
+    g_hash_table_unref(h->pending);
   if (h->vms)
     g_hash_table_unref(h->vms);
   if (h->restored)
@@ -299,8 +312,25 @@ static void init_host_event(AvmaHost *h, AvmaVm *vm, AvmaHostEvent *ev, AvmaHost
   ev->host_id = g_strdup(h->host_id);
 }
 
-AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
-                                   GError **error) {
+/* A decision written but not yet durable: its reply and observers wait for the commit. */
+typedef struct {
+  AvmaHost *host;
+  guint ticket;
+  AvmaVm *vm;
+  AvmaHostEvent *ev;
+  AvmaRecordList *reply;
+  AvmaHostActivateFn fn; /* NULL: cancelled */
+  gpointer user;
+} Pending;
+
+static void pending_free(Pending *p) {
+  avma_host_event_free(p->ev);
+  avma_record_list_free(p->reply);
+  g_free(p);
+}
+
+/* Decide and write the 12310 record; the reply's records, kept until the record is durable. */
+static Pending *decide(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n, GError **error) {
   g_autofree char *key = avma_records_dup(recs, n, AVMA_KEY_AvmaKey);
   g_autofree char *dver = avma_records_dup(recs, n, AVMA_KEY_AvmaProductVersion);
   g_autofree char *ded = avma_records_dup(recs, n, AVMA_KEY_AvmaProductEdition);
@@ -319,29 +349,26 @@ AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *re
     if (avma_key_normalise(key, norm, sizeof norm))
       avma_key_last5(norm, last5);
   }
-  g_auto(AvmaHostEvent) ev;
-  init_host_event(h, vm, &ev, AVMA_HOST_EVENT_DECISION, now, l);
-  ev.notification = d.notification;
-  ev.reason = d.reason;
-  ev.reason_text = g_strdup(d.text);
+  g_autoptr(AvmaHostEvent) ev = g_new0(AvmaHostEvent, 1);
+  init_host_event(h, vm, ev, AVMA_HOST_EVENT_DECISION, now, l);
+  ev->notification = d.notification;
+  ev->reason = d.reason;
+  ev->reason_text = g_strdup(d.text);
   /* The guest's product as the key says it, else as it declared it. */
-  ev.guest_version = g_strdup(d.entry ? avma_version_name(d.entry->version) : (dver ? dver : ""));
-  ev.guest_edition = g_strdup(d.entry ? avma_edition_name(d.entry->edition) : (ded ? ded : ""));
-  ev.declared_version = g_strdup(dver ? dver : "");
-  ev.declared_edition = g_strdup(ded ? ded : "");
-  ev.key_last5 = g_strdup(last5);
-  ev.host_edition = g_strdup(l->version ? avma_edition_name(l->edition) : "");
-  ev.host_activated = l->activated;
-  ev.granted_until = d.notification == AVMA_NOTIFY_SUCCESS ? now + h->config->validity : 0;
+  ev->guest_version = g_strdup(d.entry ? avma_version_name(d.entry->version) : (dver ? dver : ""));
+  ev->guest_edition = g_strdup(d.entry ? avma_edition_name(d.entry->edition) : (ded ? ded : ""));
+  ev->declared_version = g_strdup(dver ? dver : "");
+  ev->declared_edition = g_strdup(ded ? ded : "");
+  ev->key_last5 = g_strdup(last5);
+  ev->host_edition = g_strdup(l->version ? avma_edition_name(l->edition) : "");
+  ev->host_activated = l->activated;
+  ev->granted_until = d.notification == AVMA_NOTIFY_SUCCESS ? now + h->config->validity : 0;
 
-  /* Durable before the guest hears the answer: an acknowledged decision is never lost. */
-  if (!avma_host_event_append(h->log, &ev, error))
+  if (!avma_host_event_append_chained(h->chain, h->log, ev, NULL, error))
     return NULL;
-  avma_host_event_free(vm->last_event);
-  vm->last_event = avma_host_event_copy(&ev);
 
   g_autofree char *now_s = avma_host_event_time_text(now);
-  g_autofree char *until_s = avma_host_event_time_text(ev.granted_until);
+  g_autofree char *until_s = avma_host_event_time_text(ev->granted_until);
   AvmaRecordList *r = avma_record_list_new();
   avma_record_list_add(r, AVMA_KEY_AvmaNotification, avma_notification_name(d.notification));
   avma_record_list_add(r, AVMA_KEY_AvmaReasonCode, avma_reason_code(d.reason));
@@ -349,15 +376,87 @@ AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *re
   avma_record_list_add(r, AVMA_KEY_AvmaGrantedUntil, until_s);
   avma_record_list_add(r, AVMA_KEY_AvmaActivationTime, now_s);
   avma_record_list_add(r, AVMA_KEY_AvmaHostId, h->host_id);
-  avma_record_list_add(r, AVMA_KEY_AvmaHostVersion, ev.host_version);
+  avma_record_list_add(r, AVMA_KEY_AvmaHostVersion, ev->host_version);
+  Pending *p = g_new0(Pending, 1);
+  p->host = h;
+  p->vm = vm;
+  p->ev = g_steal_pointer(&ev);
+  p->reply = r;
+  return p;
+}
+
+/* The record is durable: the VM's last decision, its external pool, then observers. */
+static void apply(Pending *p) {
+  AvmaVm *vm = p->vm;
+  avma_host_event_free(vm->last_event);
+  vm->last_event = avma_host_event_copy(p->ev);
   /* The answer is also kept in the VM's external pool, where GET/ENUMERATE find it. */
-  for (guint i = 0; i < avma_record_list_len(r); i++) {
-    AvmaRecord rec = avma_record_list_get(r, i);
+  for (guint i = 0; i < avma_record_list_len(p->reply); i++) {
+    AvmaRecord rec = avma_record_list_get(p->reply, i);
     g_hash_table_replace(vm->pools[AVMA_POOL_EXTERNAL], g_strndup(rec.key, rec.key_len),
                          g_strndup(rec.value, rec.value_len));
   }
-  notify_observers(h, vm, &ev);
+}
+
+AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                                   GError **error) {
+  Pending *p = decide(h, vm, recs, n, error);
+  if (!p)
+    return NULL;
+  /* Durable before the guest hears the answer: an acknowledged decision is never lost. */
+  if (!avma_chain_log_sync(h->chain, error)) {
+    pending_free(p);
+    return NULL;
+  }
+  apply(p);
+  notify_observers(h, vm, p->ev);
+  AvmaRecordList *r = g_steal_pointer(&p->reply);
+  pending_free(p);
   return r;
+}
+
+static void on_durable(const GError *error, gpointer user) {
+  Pending *p = user;
+  AvmaHost *h = p->host;
+  g_hash_table_remove(h->pending, GUINT_TO_POINTER(p->ticket));
+  if (!error)
+    apply(p);
+  /* The guest first: observers (history, metadata, the views) do their work after the reply. */
+  if (p->fn)
+    p->fn(error ? NULL : p->reply, error, p->user);
+  if (!error)
+    notify_observers(h, p->vm, p->ev);
+  pending_free(p);
+}
+
+guint avma_host_activate_async(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                               AvmaHostActivateFn fn, gpointer user, GError **error) {
+  Pending *p = decide(h, vm, recs, n, error);
+  if (!p)
+    return 0;
+  p->fn = fn;
+  p->user = user;
+  if (!++h->next_ticket)
+    h->next_ticket = 1;
+  p->ticket = h->next_ticket;
+  g_hash_table_insert(h->pending, GUINT_TO_POINTER(p->ticket), p);
+  /* Group commit: one fdatasync for every record written before the commit runs. */
+  avma_chain_log_when_durable(h->chain, on_durable, p);
+  return p->ticket;
+}
+
+void avma_host_activate_cancel(AvmaHost *h, guint ticket) {
+  Pending *p = g_hash_table_lookup(h->pending, GUINT_TO_POINTER(ticket));
+  if (p)
+    p->fn = NULL; /* the record stays: it is written and will be durable */
+}
+
+gboolean avma_host_flush_log(AvmaHost *h, GError **error) {
+  return avma_chain_log_sync(h->chain, error);
+}
+
+AvmaChainLog *avma_host_chain_log(AvmaHost *h) {
+  return h->chain;
 }
 
 void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code,
@@ -376,7 +475,8 @@ void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code
   ev.suppressed = vm->invalid_suppressed;
   vm->invalid_suppressed = 0;
   g_autoptr(GError) err = NULL;
-  if (!avma_host_event_append(h->log, &ev, &err))
+  /* Not waited for: nothing is acknowledged on it. The next commit makes it durable. */
+  if (!avma_host_event_append_chained(h->chain, h->log, &ev, NULL, &err))
     g_warning("cannot log event: %s", err->message);
   else
     notify_observers(h, vm, &ev);

@@ -58,6 +58,20 @@ AvmaRecordList *avma_host_hello_records(AvmaHost *h, AvmaVm *vm);
  * (error set) when the decision could not be recorded; the guest then gets an ERROR. */
 AvmaRecordList *avma_host_activate(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
                                    GError **error);
+/* The same without blocking (the request path): decide and write the 12310 record now; fn gets
+ * the reply once the record is durable (a commit shares one fdatasync among the decisions
+ * written before it), or reply NULL and the error when it could not be made durable. Observers
+ * run after fn. Returns a ticket for avma_host_activate_cancel, or 0 (error set, fn never
+ * called) when the record could not be written. */
+typedef void (*AvmaHostActivateFn)(AvmaRecordList *reply, const GError *error, gpointer user);
+guint avma_host_activate_async(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n,
+                               AvmaHostActivateFn fn, gpointer user, GError **error);
+/* Whoever waits is going away: fn will not be called (the record stays in the log). */
+void avma_host_activate_cancel(AvmaHost *h, guint ticket);
+/* Make every record written so far durable now (readers of the log stop at durable records). */
+gboolean avma_host_flush_log(AvmaHost *h, GError **error);
+/* The record log (borrowed). */
+AvmaChainLog *avma_host_chain_log(AvmaHost *h);
 /* Log a 12310 Invalid Data event for something the host saw on a VM's channel. Rate-limited per
  * VM (one per 10 s, the suppressed count goes into the next). */
 void avma_host_log_invalid_data(AvmaHost *h, AvmaVm *vm, const char *reason_code,

@@ -1,5 +1,6 @@
 /* avma-hostd: the host agent daemon. Wiring only: options, config, host core, channel sessions
  * (fixed, or found through libvirt), history, facts, metadata, metrics, the VM view, signals. */
+#include "checkpoint.h"
 #include "daemon.h"
 #include "facts.h"
 #include "host-config.h"
@@ -152,6 +153,8 @@ int main(int argc, char **argv) {
     g_clear_error(&err);
   }
   g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
+  /* hostkey is declared before it, so it goes after it (the last checkpoint is signed at exit). */
+  g_autoptr(AvmaCheckpointer) checkpoints = avma_checkpointer_new(host, hostkey);
   g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);

@@ -1,5 +1,6 @@
 /* recorder: the daemon's side of the history store. */
 #include "recorder.h"
+#include "state-files.h"
 
 #include "timeutil.h"
 
@@ -37,6 +38,11 @@ static void failed(AvmaRecorder *r, const char *what, GError *err) {
 
 static void sync_logs(AvmaRecorder *r) {
   g_autoptr(GError) err = NULL;
+  /* The store mirrors durable records only: a record it held but a crash took from the log
+   * would be a disagreement `history verify` reports. Usually the commit already ran. */
+  if (!avma_host_flush_log(r->host, &err))
+    failed(r, "events", err);
+  g_clear_error(&err);
   if (!avma_history_sync_log(r->history, AVMA_HISTORY_LOG_EVENTS, r->events_path, NULL, &err))
     failed(r, "events", err);
   g_clear_error(&err);
@@ -182,8 +188,8 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   r->host = avma_host_ref(host);
   r->history = history;
   const AvmaHostConfig *c = avma_host_config(host);
-  r->events_path = avma_host_state_path(c, "events.jsonl");
-  r->licence_path = avma_host_state_path(c, "licence-history.jsonl");
+  r->events_path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
+  r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
   r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   gint64 now = avma_now();
 

@@ -39,7 +39,25 @@ struct AvmaSession {
   AvmaSessionNotifyFn notify;
   gpointer notify_user;
   gboolean lifecycle; /* connect/close stand for the VM starting/stopping (fixed channels) */
+  /* Replies in request order: an ACTIVATE whose record is not durable yet holds back the
+   * replies after it (Slot). Empty when nothing waits. */
+  GQueue slots;
 };
+
+/* A reply's place in the order: an ACTIVATE answered once its record is durable
+ * (avma_host_activate_async), or a later reply held behind it. */
+typedef struct {
+  AvmaSession *s;
+  guint ticket; /* 0 once decided, or for a held reply */
+  guint32 session, seq;
+  GBytes *out; /* the frame to send; NULL: nothing (yet) */
+} Slot;
+
+static void slot_free(Slot *w) {
+  if (w->out)
+    g_bytes_unref(w->out);
+  g_free(w);
+}
 
 static void notify(AvmaSession *s) {
   if (s->notify)
@@ -57,8 +75,19 @@ static void drop_decoder(AvmaSession *s) {
   }
 }
 
+/* Replies held for a connection die with it (the records stay: they are in the log). */
+static void drop_slots(AvmaSession *s) {
+  Slot *w;
+  while ((w = g_queue_pop_head(&s->slots))) {
+    if (w->ticket)
+      avma_host_activate_cancel(s->host, w->ticket);
+    slot_free(w);
+  }
+}
+
 static void disconnect(AvmaSession *s) {
   gboolean was_connected = s->ch != NULL;
+  drop_slots(s);
   g_clear_pointer(&s->ch, avma_channel_free);
   drop_decoder(s);
   s->session_id = 0;
@@ -79,7 +108,7 @@ static void hang_up(AvmaSession *s, const char *why) {
   arm_reconnect(s, s->penalty_ms);
 }
 
-static void send_frame(AvmaSession *s, GBytes *b) {
+static void write_frame(AvmaSession *s, GBytes *b) {
   if (!b || !s->ch)
     return;
   g_autoptr(GError) err = NULL;
@@ -90,6 +119,29 @@ static void send_frame(AvmaSession *s, GBytes *b) {
   if (!avma_channel_write(s->ch, d, len, &err)) {
     avma_host_log_invalid_data(s->host, s->vm, "not-reading", err->message);
     hang_up(s, err->message);
+  }
+}
+
+static void send_frame(AvmaSession *s, GBytes *b) {
+  if (!b)
+    return;
+  if (g_queue_is_empty(&s->slots)) {
+    write_frame(s, b);
+    return;
+  }
+  Slot *w = g_new0(Slot, 1);
+  w->s = s;
+  w->out = g_bytes_ref(b);
+  g_queue_push_tail(&s->slots, w);
+}
+
+/* Send the replies at the head of the order that are ready. */
+static void flush_slots(AvmaSession *s) {
+  Slot *w;
+  while ((w = g_queue_peek_head(&s->slots)) && !w->ticket) {
+    g_queue_pop_head(&s->slots);
+    write_frame(s, w->out);
+    slot_free(w);
   }
 }
 
@@ -217,16 +269,42 @@ static void on_hello(AvmaSession *s, const AvmaFrame *f, const Request *r) {
   send_reply(s, AVMA_MSG_HELLO_REPLY, 0, f, items);
 }
 
+static void storage_error(AvmaSession *s, guint32 session, guint32 seq, const GError *err) {
+  g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), err->message);
+  send_error(s, session, seq, AVMA_ERR_HOST_STORAGE, "the host could not record the request", 0);
+}
+
+static void on_decided(AvmaRecordList *reply, const GError *error, gpointer user) {
+  Slot *w = user;
+  AvmaSession *s = w->s;
+  w->ticket = 0;
+  g_autoptr(GError) build_err = NULL;
+  if (!reply) {
+    g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), error->message);
+    g_autoptr(AvmaRecordList) r = avma_record_list_new();
+    avma_record_list_add(r, AVMA_KEY_ErrorCode, avma_error_name(AVMA_ERR_HOST_STORAGE));
+    avma_record_list_add(r, AVMA_KEY_ErrorMessage, "the host could not record the request");
+    w->out = avma_msg_build(AVMA_MSG_ERROR, 0, w->session, w->seq, r, NULL);
+  } else {
+    w->out = avma_msg_build(AVMA_MSG_ACTIVATE_REPLY, 0, w->session, w->seq, reply, &build_err);
+    if (!w->out)
+      g_warning("%s: reply does not fit a frame: %s", avma_vm_name(s->vm), build_err->message);
+  }
+  flush_slots(s);
+}
+
 static void on_activate(AvmaSession *s, const AvmaFrame *f, const Request *r) {
   g_autoptr(GError) err = NULL;
-  g_autoptr(AvmaRecordList) reply = avma_host_activate(s->host, s->vm, r->recs, r->n, &err);
-  if (!reply) {
-    g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), err->message);
-    send_error(s, f->session, f->seq, AVMA_ERR_HOST_STORAGE,
-               "the host could not record the request", 0);
+  Slot *w = g_new0(Slot, 1);
+  *w = (Slot){.s = s, .session = f->session, .seq = f->seq};
+  /* The reply goes out once the record is durable; the loop serves others meanwhile. */
+  w->ticket = avma_host_activate_async(s->host, s->vm, r->recs, r->n, on_decided, w, &err);
+  if (!w->ticket) {
+    g_free(w);
+    storage_error(s, f->session, f->seq, err);
     return;
   }
-  send_reply(s, AVMA_MSG_ACTIVATE_REPLY, 0, f, reply);
+  g_queue_push_tail(&s->slots, w);
 }
 
 static void on_set(AvmaSession *s, const AvmaFrame *f, const Request *r) {

@@ -15,9 +15,8 @@ EVENT_FIELDS_TOLERATE :=
 event-fields:
 	bash tests/tools/check-event-fields.sh $(EVENT_FIELDS_TOLERATE:%=--tolerate '%')
 CHECK_TARGETS += event-fields
-# State-file names only in common/state-files.h. Tolerated: recorder.c (the record log's
-# branch rewrites it; convert when merged) and the Windows agent (left as it is, issue #21).
-STATE_FILES_TOLERATE := host-agent/recorder.c 'guest-agent/win32/*'
+# State-file names only in common/state-files.h. Tolerated: the Windows agent (left as it is, issue #21).
+STATE_FILES_TOLERATE := 'guest-agent/win32/*'
 # host-event.c's "host-id" is the metadata XML element, not the file.
 STATE_FILES_ALLOW := host-agent/host-event.c:host-id
 .PHONY: state-files

@@ -67,6 +67,9 @@ static Opts opt;
 /* The ACTIVATE limit (default 12/min per channel) is raised so that renewals at PER_GUEST_RATE
  * measure decisions, not refusals; the request limit stays at its default. */
 #define HOSTD_CONF_BASE "[host]\njournal=no\n[limits]\nactivations_per_minute=600\n"
+/* --commit-thread: avma-hostd's commits' fdatasync in its writer thread (issue #18). */
+static gboolean opt_commit_thread;
+#define HOSTD_CONF_HISTORY (opt_commit_thread ? "[history]\ncommit_thread=true\n" : "")
 #define STORM_TIMEOUT_US (120 * 1e6)
 #define CONNECT_TIMEOUT_US (60 * 1e6)
 
@@ -1307,7 +1310,8 @@ static void run_n(NResult *res, int n, gboolean profile, const char *state_base,
   Eng e;
   eng_init(&e, dir, n, TRUE, 0);
 
-  g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE "[channels]\n");
+  g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE);
+  g_string_append_printf(conf, "%s[channels]\n", HOSTD_CONF_HISTORY);
   for (int i = 0; i < n; i++)
     g_string_append_printf(conf, "g%d=%s/g%d.sock\n", i, dir, i);
   g_string_append_printf(conf, "hostile=%s/h.sock\n", dir);
@@ -1432,7 +1436,8 @@ static gboolean run_attacks(int n, AttackResult *out) {
   licence_set(state);
   Eng e;
   eng_init(&e, dir, n, FALSE, MAX_ATTACKERS);
-  g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE "[channels]\n");
+  g_autoptr(GString) conf = g_string_new(HOSTD_CONF_BASE);
+  g_string_append_printf(conf, "%s[channels]\n", HOSTD_CONF_HISTORY);
   for (int i = 0; i < e.n_conns; i++)
     g_string_append_printf(conf, "%s%d=%s/%s%d.sock\n", i < n ? "g" : "a", i, dir,
                            i < n ? "g" : "a", i);
@@ -1597,7 +1602,8 @@ static void run_guest(const char *dir, GuestResult *gr) {
   g_autofree char *sock = g_build_filename(dir, "gd.sock", NULL);
   int lfd = listen_unix(sock, 4);
   g_autofree char *hconf = g_build_filename(dir, "hostd-guest.conf", NULL);
-  g_autofree char *hc = g_strdup_printf(HOSTD_CONF_BASE "[channels]\nvm1=%s\n", sock);
+  g_autofree char *hc =
+      g_strdup_printf(HOSTD_CONF_BASE "%s[channels]\nvm1=%s\n", HOSTD_CONF_HISTORY, sock);
   g_file_set_contents(hconf, hc, -1, NULL);
   g_autofree char *hlog = g_build_filename(dir, "hostd-guest.log", NULL);
   pid_t hpid = hostd_start(hconf, state, hlog);
@@ -2092,6 +2098,8 @@ int main(int argc, char **argv) {
       {"tmpfs-base", 0, 0, G_OPTION_ARG_FILENAME, &opt.tmpfs_base, "The tmpfs for --tmpfs-n",
        "DIR"},
       {"keep", 0, 0, G_OPTION_ARG_NONE, &opt.keep, "Keep temporary directories", NULL},
+      {"commit-thread", 0, 0, G_OPTION_ARG_NONE, &opt_commit_thread,
+       "avma-hostd: fdatasync in its writer thread ([history] commit_thread)", NULL},
       {"attack-n", 0, 0, G_OPTION_ARG_INT, &opt.attack_n,
        "Renewing guests beside the attack runs (0: none)", "N"},
       {NULL}};

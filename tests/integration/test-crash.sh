@@ -111,6 +111,9 @@ check "the run was busy: at least 20 successes acknowledged across the kills ($t
 hostd $VMS
 guest c1 ato >/dev/null; rc=$?
 eq "service resumes: a final ato succeeds" "$rc" 0
+# The record log's chain survived every kill: lines cut mid-append were set aside at restart.
+host history verify >"$T/verify.out" 2>&1; rc=$?
+eq "record log: history verify says intact after the kills ($(head -1 "$T/verify.out"))" "$rc" 0
 guestd c2
 check "service resumes: a restarted guest agent activates" \
   wait_for 10 '[ "$(gcount c2 "AVMA Success")" -gt "$(jq "[.[] | select(.notification == \"AVMA Success\")] | length" "$T/c2-events.json")" ]'

@@ -23,6 +23,8 @@ UNIT_GLIB += fsutil
 UNIT_GLIB += control
 # host agent: typed host events, removable observers, one VM identity (issue #16)
 UNIT_GLIB += host-event
+# host agent: the hash-chained record log and its verifier (issue #18)
+UNIT_GLIB += chainlog
 # Ed25519 keys, minisign signatures and signed notes (issue #18)
 UNIT_GLIB += sign keycert hostkey
 

@@ -1,0 +1,177 @@
+/* checkpoint: the daemon's signed checkpoints of the record log. */
+#include "checkpoint.h"
+
+#include "fsutil.h"
+#include "timeutil.h"
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define MAGIC "avma-checkpoint v1"
+
+struct AvmaCheckpointer {
+  AvmaHost *host; /* a reference */
+  AvmaHostKey *key;
+  char *path;
+  guint observer;
+  guint64 signed_seq; /* head of the last checkpoint written by this daemon */
+  guint timer;        /* armed while records wait for a checkpoint */
+  guint idle;         /* a checkpoint due by count */
+};
+
+void avma_checkpoint_clear(AvmaCheckpoint *cp) {
+  g_free(cp->host_id);
+  memset(cp, 0, sizeof *cp);
+}
+
+char *avma_checkpoint_text(const AvmaCheckpoint *cp) {
+  g_autofree char *at = avma_time_format(cp->signed_at);
+  return g_strdup_printf(MAGIC "\nhost %s\nlog events.jsonl\nseq %" G_GUINT64_FORMAT
+                               "\nhead %s\nsigned-at %s\n",
+                         cp->host_id, cp->seq, cp->head, at);
+}
+
+static gboolean bad(GError **error, const char *why) {
+  g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a checkpoint: %s", why);
+  return FALSE;
+}
+
+gboolean avma_checkpoint_open(const char *note, const AvmaNoteKey *keys, gsize n_keys,
+                              AvmaCheckpoint *out, GError **error) {
+  memset(out, 0, sizeof *out);
+  g_autofree char *text = NULL;
+  if (!avma_note_open(note, keys, n_keys, &text, NULL, error))
+    return FALSE;
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  if (g_strv_length(lines) != 7 || strcmp(lines[0], MAGIC) || *lines[6])
+    return bad(error, "unexpected lines");
+  const char *want[] = {"host ", "log ", "seq ", "head ", "signed-at "};
+  for (int i = 0; i < 5; i++)
+    if (!g_str_has_prefix(lines[i + 1], want[i]))
+      return bad(error, want[i]);
+  const char *host = lines[1] + 5, *seq = lines[3] + 4, *head = lines[4] + 5, *at = lines[5] + 10;
+  guint64 s = 0;
+  if (!g_ascii_string_to_unsigned(seq, 10, 1, G_MAXINT64, &s, NULL))
+    return bad(error, "seq");
+  if (strlen(head) != AVMA_CHAIN_HASH_HEX - 1 || strspn(head, "0123456789abcdef") != strlen(head))
+    return bad(error, "head");
+  gint64 t = 0;
+  if (!avma_time_parse(at, &t))
+    return bad(error, "signed-at");
+  out->seq = s;
+  memcpy(out->head, head, AVMA_CHAIN_HASH_HEX);
+  out->host_id = g_strdup(host);
+  out->signed_at = t;
+  return TRUE;
+}
+
+gboolean avma_checkpointer_write(AvmaCheckpointer *c, GError **error) {
+  AvmaChainLog *log = avma_host_chain_log(c->host);
+  /* Only durable records are vouched for. */
+  if (!avma_host_flush_log(c->host, error))
+    return FALSE;
+  guint64 seq = avma_chain_log_head_seq(log);
+  if (seq == 0 || seq == c->signed_seq)
+    return TRUE;
+  const AvmaKeyPair *kp = avma_hostkey_get(c->key, NULL);
+  AvmaCheckpoint cp = {
+      .seq = seq, .host_id = (char *)avma_host_identity(c->host), .signed_at = avma_now()};
+  g_strlcpy(cp.head, avma_chain_log_head_hash(log), sizeof cp.head);
+  g_autofree char *text = avma_checkpoint_text(&cp);
+  g_autofree char *name = avma_keycert_note_name(AVMA_KEYCERT_HOST, &kp->pub);
+  g_autofree char *note = avma_note_sign(text, name, kp, error);
+  if (!note)
+    return FALSE;
+  g_autoptr(JsonObject) o = json_object_new();
+  json_object_set_int_member(o, "seq", (gint64)seq);
+  json_object_set_string_member(o, "head", cp.head);
+  json_object_set_string_member(o, "note", note);
+  g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+  json_node_set_object(node, o);
+  g_autofree char *line = json_to_string(node, FALSE);
+  if (!avma_append_line(c->path, line, 0640, error))
+    return FALSE;
+  c->signed_seq = seq;
+  return TRUE;
+}
+
+static void checkpoint_now(AvmaCheckpointer *c) {
+  g_autoptr(GError) err = NULL;
+  if (!avma_checkpointer_write(c, &err))
+    g_warning("checkpoint: %s", err->message);
+}
+
+static gboolean on_timer(gpointer data) {
+  AvmaCheckpointer *c = data;
+  c->timer = 0;
+  checkpoint_now(c);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_idle(gpointer data) {
+  AvmaCheckpointer *c = data;
+  c->idle = 0;
+  checkpoint_now(c);
+  return G_SOURCE_REMOVE;
+}
+
+/* Every record written goes through the host's observers: count them there. A timer runs only
+ * while records wait, so an idle daemon wakes for nothing. */
+static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user) {
+  (void)vm;
+  (void)ev;
+  AvmaCheckpointer *c = user;
+  const AvmaHostConfig *cfg = avma_host_config(h);
+  guint64 head = avma_chain_log_head_seq(avma_host_chain_log(h));
+  if (head - c->signed_seq >= cfg->checkpoint_records) {
+    if (!c->idle)
+      c->idle = g_idle_add_full(G_PRIORITY_LOW, on_idle, c, NULL);
+  } else if (!c->timer) {
+    c->timer = g_timeout_add_seconds(cfg->checkpoint_interval_s, on_timer, c);
+  }
+}
+
+/* The head the last checkpoint signed, so a restart does not sign the same head again. Only a
+ * hint: a wrong value costs one checkpoint more or less, never a record. */
+static guint64 last_signed_seq(const char *path) {
+  g_autofree char *data = NULL;
+  if (!g_file_get_contents(path, &data, NULL, NULL))
+    return 0;
+  g_strchomp(data);
+  const char *last = strrchr(data, '\n');
+  last = last ? last + 1 : data;
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, last, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return 0;
+  gint64 s = json_object_get_int_member_with_default(json_node_get_object(json_parser_get_root(p)),
+                                                     "seq", 0);
+  return s > 0 ? (guint64)s : 0;
+}
+
+AvmaCheckpointer *avma_checkpointer_new(AvmaHost *host, AvmaHostKey *key) {
+  AvmaCheckpointer *c = g_new0(AvmaCheckpointer, 1);
+  c->host = avma_host_ref(host);
+  c->key = key;
+  c->path = avma_host_state_path(avma_host_config(host), AVMA_CHECKPOINT_FILE);
+  c->signed_seq = last_signed_seq(c->path);
+  c->observer = avma_host_add_observer(host, on_event, c);
+  /* Records a previous run left unsigned (it crashed) are signed at once. */
+  checkpoint_now(c);
+  return c;
+}
+
+void avma_checkpointer_free(AvmaCheckpointer *c) {
+  if (!c)
+    return;
+  avma_host_remove_observer(c->host, c->observer);
+  if (c->timer)
+    g_source_remove(c->timer);
+  if (c->idle)
+    g_source_remove(c->idle);
+  checkpoint_now(c);
+  g_free(c->path);
+  avma_host_free(c->host);
+  g_free(c);
+}
