@@ -44,6 +44,49 @@ static gboolean redefine(virDomainPtr dom, gboolean add, char **detail) {
   return TRUE;
 }
 
+/* What both targets share once their XML is read (the persistent definition, or the running
+ * domain when `live`): the device to attach or detach, or NULL with *o and *detail set when there
+ * is nothing to do, it cannot be done, or the XML is unusable. */
+static char *device_to_change(const char *xml, gboolean add, gboolean live, AvmaProvOutcome *o,
+                              char **detail) {
+  if (!xml) {
+    set(o, detail, AVMA_PROV_FAILED, last_error());
+    return NULL;
+  }
+  AvmaDomInfo info;
+  g_autoptr(GError) err = NULL;
+  if (!avma_domxml_parse(xml, AVMA_CHANNEL_NAME, &info, &err)) {
+    set(o, detail, AVMA_PROV_FAILED, g_strdup(err->message));
+    return NULL;
+  }
+  AvmaDomChannel have = info.channel;
+  gboolean controller = info.virtio_serial;
+  g_autofree char *what = g_steal_pointer(&info.channel_detail);
+  avma_dom_info_clear(&info);
+  if (add && have == AVMA_DOM_CHANNEL_UNUSABLE) {
+    set(o, detail, AVMA_PROV_IMPOSSIBLE,
+        live ? g_strdup("a channel of that name but another kind is plugged in")
+             : g_strdup_printf("a channel of that name exists (%s): remove it first", what));
+    return NULL;
+  }
+  if ((have != AVMA_DOM_CHANNEL_NONE) == add) {
+    set(o, detail, AVMA_PROV_ALREADY, NULL);
+    return NULL;
+  }
+  if (live && add && !controller) {
+    /* libvirt cannot hot-plug the virtio-serial controller itself. */
+    set(o, detail, AVMA_PROV_IMPOSSIBLE,
+        g_strdup("the running domain has no virtio-serial controller"));
+    return NULL;
+  }
+  if (add)
+    return avma_domxml_channel_device(AVMA_CHANNEL_NAME);
+  char *dev = avma_domxml_channel_element(xml, AVMA_CHANNEL_NAME, &err);
+  if (!dev)
+    set(o, detail, AVMA_PROV_FAILED, g_strdup(err->message));
+  return dev;
+}
+
 static void do_config(virDomainPtr dom, gboolean add, AvmaProvResult *r) {
   int persistent = virDomainIsPersistent(dom);
   if (persistent < 0) {
@@ -56,35 +99,9 @@ static void do_config(virDomainPtr dom, gboolean add, AvmaProvResult *r) {
     return;
   }
   g_autofree char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
-  AvmaDomInfo info;
-  g_autoptr(GError) err = NULL;
-  if (!xml) {
-    set(&r->config, &r->config_detail, AVMA_PROV_FAILED, last_error());
+  g_autofree char *dev = device_to_change(xml, add, FALSE, &r->config, &r->config_detail);
+  if (!dev)
     return;
-  }
-  if (!avma_domxml_parse(xml, AVMA_CHANNEL_NAME, &info, &err)) {
-    set(&r->config, &r->config_detail, AVMA_PROV_FAILED, g_strdup(err->message));
-    return;
-  }
-  AvmaDomChannel have = info.channel;
-  g_autofree char *what = g_steal_pointer(&info.channel_detail);
-  avma_dom_info_clear(&info);
-  if (add && have == AVMA_DOM_CHANNEL_UNUSABLE) {
-    set(&r->config, &r->config_detail, AVMA_PROV_IMPOSSIBLE,
-        g_strdup_printf("a channel of that name exists (%s): remove it first", what));
-    return;
-  }
-  if ((have != AVMA_DOM_CHANNEL_NONE) == add) {
-    set(&r->config, &r->config_detail, AVMA_PROV_ALREADY, NULL);
-    return;
-  }
-  g_autofree char *dev = NULL;
-  if (add) {
-    dev = avma_domxml_channel_device(AVMA_CHANNEL_NAME);
-  } else if (!(dev = avma_domxml_channel_element(xml, AVMA_CHANNEL_NAME, &err))) {
-    set(&r->config, &r->config_detail, AVMA_PROV_FAILED, g_strdup(err->message));
-    return;
-  }
   int rc = add ? virDomainAttachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_CONFIG)
                : virDomainDetachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_CONFIG);
   if (rc < 0 && virGetLastErrorCode() == VIR_ERR_NO_SUPPORT) {
@@ -112,41 +129,9 @@ static void do_live(virDomainPtr dom, gboolean add, AvmaProvResult *r) {
     return;
   }
   g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-  if (!xml) {
-    set(&r->live, &r->live_detail, AVMA_PROV_FAILED, last_error());
+  g_autofree char *dev = device_to_change(xml, add, TRUE, &r->live, &r->live_detail);
+  if (!dev)
     return;
-  }
-  AvmaDomInfo info;
-  g_autoptr(GError) err = NULL;
-  if (!avma_domxml_parse(xml, AVMA_CHANNEL_NAME, &info, &err)) {
-    set(&r->live, &r->live_detail, AVMA_PROV_FAILED, g_strdup(err->message));
-    return;
-  }
-  AvmaDomChannel have = info.channel;
-  gboolean controller = info.virtio_serial;
-  avma_dom_info_clear(&info);
-  if (add && have == AVMA_DOM_CHANNEL_UNUSABLE) {
-    set(&r->live, &r->live_detail, AVMA_PROV_IMPOSSIBLE,
-        g_strdup("a channel of that name but another kind is plugged in"));
-    return;
-  }
-  if ((have != AVMA_DOM_CHANNEL_NONE) == add) {
-    set(&r->live, &r->live_detail, AVMA_PROV_ALREADY, NULL);
-    return;
-  }
-  if (add && !controller) {
-    /* libvirt cannot hot-plug the virtio-serial controller itself. */
-    set(&r->live, &r->live_detail, AVMA_PROV_IMPOSSIBLE,
-        g_strdup("the running domain has no virtio-serial controller"));
-    return;
-  }
-  g_autofree char *dev = NULL;
-  if (add) {
-    dev = avma_domxml_channel_device(AVMA_CHANNEL_NAME);
-  } else if (!(dev = avma_domxml_channel_element(xml, AVMA_CHANNEL_NAME, &err))) {
-    set(&r->live, &r->live_detail, AVMA_PROV_FAILED, g_strdup(err->message));
-    return;
-  }
   int rc = add ? virDomainAttachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE)
                : virDomainDetachDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE);
   if (rc == 0)
