@@ -11,6 +11,11 @@
 #define AVMA_HISTORY_FILE "history.db"                    /* the compliance history (SQLite) */
 #define AVMA_VMVIEW_FILE "vms.json"                       /* the daemon's per-VM view, replaced */
 #define AVMA_METRICS_FILE "avma.prom"                     /* the metrics textfile's default */
+#define AVMA_CHECKPOINT_FILE "checkpoints.jsonl" /* signed heads of the record log, appended */
+#define AVMA_HOSTKEY_SECRET "host-key.sec"       /* the key pair, mode 0600, the daemon's user's */
+#define AVMA_HOSTKEY_PUBLIC "host-key.pub"       /* minisign's public key file */
+#define AVMA_HOSTKEY_CERT "host-key.cert"        /* the root's certificate, when installed */
+#define AVMA_HOSTKEY_DIR "keys"                  /* retired public keys, certificates, rotations */
 
 /* The guest's state directory (/var/lib/avma-guest). */
 #define AVMA_GUEST_EVENTS_FILE "events.jsonl"    /* 12309 records, append-only */

@@ -5,12 +5,11 @@
  * note verbatim in "note"; only the note is trusted). Truncating the log behind a checkpoint, or
  * editing the record it names, is then caught by whoever holds the host's public key. */
 #pragma once
+#include "state-files.h"
 #include <glib.h>
 
 #include "host.h"
 #include "hostkey.h"
-
-#define AVMA_CHECKPOINT_FILE "checkpoints.jsonl"
 
 typedef struct AvmaCheckpointer AvmaCheckpointer;
 /* host: a reference is held; key: borrowed, must outlive it. */

@@ -2,15 +2,11 @@
  * never silently replaced, rotated by `avma-host key rotate` (which a running daemon notices on its
  * next use), certified by a provider root key. */
 #pragma once
+#include "state-files.h"
 #include <glib.h>
 
 #include "keycert.h"
 #include "sign.h"
-
-#define AVMA_HOSTKEY_SECRET "host-key.sec" /* the key pair, mode 0600, the daemon's user's */
-#define AVMA_HOSTKEY_PUBLIC "host-key.pub" /* minisign's public key file */
-#define AVMA_HOSTKEY_CERT "host-key.cert"  /* the root's certificate, when installed */
-#define AVMA_HOSTKEY_DIR "keys"            /* retired public keys, certificates, rotations */
 
 #define AVMA_HOSTKEY_ERROR (avma_hostkey_error_quark())
 GQuark avma_hostkey_error_quark(void);
