@@ -150,8 +150,10 @@ AvmaVm *avma_host_vm(AvmaHost *h, const char *name, const char *uuid) {
   vm->uuid = g_strdup(uuid ? uuid : "");
   for (int i = 0; i < AVMA_POOL__COUNT; i++)
     vm->pools[i] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  if (h->restored)
-    g_hash_table_steal_extended(h->restored, vm->key, NULL, (gpointer *)&vm->last_event);
+  gpointer restored_key = NULL;
+  if (h->restored &&
+      g_hash_table_steal_extended(h->restored, vm->key, &restored_key, (gpointer *)&vm->last_event))
+    g_free(restored_key);
   g_hash_table_insert(h->vms, vm->key, vm);
   return vm;
 }
