@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# avma-host doctor: each finding it reports, its exit status (0 nothing stands in the way, 1 a
+# problem does, 2 usage or an unknown VM) and its --json form. libvirt is the test driver with a
+# custom node XML (in-process, no libvirtd) holding one domain without the channel.
+. "$(dirname "$0")/lib.sh"
+
+CH=org.avma.kvp.0 # kvp-schema @channel
+cat >"$T/node.xml" <<XML
+<node>
+<domain type='test'>
+  <name>nochan</name><uuid>6c2d0e5a-0d0e-4b8e-9a61-0a0a0a0a0a11</uuid><memory>65536</memory>
+  <os><type>hvm</type></os><devices/>
+</domain>
+</node>
+XML
+URI="test://$T/node.xml"
+doc() { "$B/avma-host" --state-dir "$T/host" --connect "$URI" doctor "$@"; }
+# status CHECK [VM]: the status doctor --json gives that check (of that VM)
+status() {
+  doc --json "${@:2}" 2>/dev/null |
+    jq -r --arg c "$1" --arg v "${2:-}" \
+      '[.[] | select(.check == $c and ((.vm // "") == $v))][0].status // "absent"'
+}
+rc() { doc "$@" >/dev/null 2>&1; echo $?; }
+
+mkdir -p "$T/host"
+eq "licence unset: a problem" "$(status 'licence set')" problem
+eq "licence unset: exit 1" "$(rc)" 1
+doc >"$T/out" 2>&1
+check "licence unset: the fix is named" grep -q 'fix: avma-host license set' "$T/out"
+licence 2022 Datacenter no
+eq "not activated: a problem" "$(status 'licence activated')" problem
+licence 2022 Standard yes
+eq "Standard edition: a problem" "$(status 'licence Datacenter')" problem
+eq "Standard edition: activated is ok" "$(status 'licence activated')" ok
+licence 2022 Datacenter yes
+eq "Datacenter: ok" "$(status 'licence Datacenter')" ok
+eq "daemon never run: a problem" "$(status 'daemon running')" problem
+eq "libvirt test driver: reachable" "$(status 'libvirt reachable')" ok
+eq "domain without the channel: a problem in its definition" \
+  "$(status 'channel defined' nochan)" problem
+eq "domain without the channel: a problem in its live XML" \
+  "$(status 'channel live' nochan)" problem
+doc nochan >"$T/out" 2>&1
+check "domain without the channel: the fix names it" \
+  grep -q 'fix: avma-host channel add nochan' "$T/out"
+
+port vm1
+port quiet
+hostd vm1 quiet
+guest vm1 ipk "$KEY_2022_STD" >/dev/null
+guestd vm1
+check "vm1 decided" wait_for 10 '[ "$(jq -r ".vms[] | select(.name == \"vm1\") | .notification" "$T/host/vms.json" 2>/dev/null)" = "AVMA Success" ]'
+eq "daemon running: ok" "$(status 'daemon running')" ok
+eq "connected VM: socket ok" "$(status 'socket connected' vm1)" ok
+eq "connected VM: guest heard from" "$(status 'guest agent heard from' vm1)" ok
+eq "connected VM: last decision ok" "$(status 'last decision' vm1)" ok
+eq "connected VM with a decision: exit 0" "$(rc vm1)" 0
+check "connected VM: the renewal date is shown" \
+  bash -c "$(declare -f doc); B=$B T=$T URI=$URI; doc vm1 | grep -q 'granted until .*renewal due'"
+eq "VM never heard from: a problem" "$(status 'guest agent heard from' quiet)" problem
+eq "VM never heard from: no decision is a warning" "$(status 'last decision' quiet)" warning
+eq "VM never heard from: exit 1" "$(rc quiet)" 1
+eq "every VM: nochan's problem counts, exit 1" "$(rc)" 1
+eq "unknown VM: exit 2" "$(rc nosuch)" 2
+doc nosuch >"$T/out" 2>&1
+check "unknown VM: named in the error" grep -q "no VM named 'nosuch'" "$T/out"
+eq "unknown VM: nothing printed on stdout" "$(doc nosuch 2>/dev/null)" ""
+doc --json vm1 >"$T/j"
+eq "--json: every finding has check, vm, status, finding, fix" \
+  "$(jq '[.[] | has("check") and has("vm") and has("status") and has("finding") and has("fix")] | all' "$T/j")" true
+eq "bad option: exit 2" "$(rc --bogus)" 2
+
+kill "$HOSTD_PID"
+wait_for 5 '! kill -0 $HOSTD_PID 2>/dev/null'
+eq "daemon stopped: a problem" "$(status 'daemon running')" problem
+eq "daemon stopped: the socket is not connected" "$(status 'socket connected' vm1)" problem
+exit $FAILED
