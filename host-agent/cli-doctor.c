@@ -2,6 +2,7 @@
  * order an operator would fix it: licence, daemon, libvirt, then each VM's channel, connection,
  * guest agent and last decision. Every check is a row of a table; it only reads. */
 #include "cli.h"
+#include "doctor.h"
 #include "domxml.h"
 #include "host.h"
 #include "licence.h"
@@ -13,27 +14,6 @@
 #include <signal.h>
 #include <string.h>
 
-typedef enum { DOC_OK, DOC_WARNING, DOC_PROBLEM } DocStatus;
-
-static const char *const status_names[] = {"ok", "warning", "problem"};
-
-typedef struct {
-  char *check;
-  char *vm; /* NULL for host-wide checks */
-  DocStatus status;
-  char *finding;
-  char *fix; /* NULL when nothing is to be done */
-} DocFinding;
-
-static void finding_free(gpointer p) {
-  DocFinding *f = p;
-  g_free(f->check);
-  g_free(f->vm);
-  g_free(f->finding);
-  g_free(f->fix);
-  g_free(f);
-}
-
 typedef struct {
   AvmaHostConfig *config;
   AvmaLicence licence;
@@ -43,24 +23,10 @@ typedef struct {
   gboolean daemon_alive;
   virConnectPtr conn; /* NULL: libvirt unreachable */
   char *conn_error;
-  GPtrArray *findings;
+  AvmaDoctorReport *report;
 } Doctor;
 
-static void add(Doctor *d, const char *check, const char *vm, DocStatus st, const char *fix,
-                const char *fmt, ...) G_GNUC_PRINTF(6, 7);
-static void add(Doctor *d, const char *check, const char *vm, DocStatus st, const char *fix,
-                const char *fmt, ...) {
-  DocFinding *f = g_new0(DocFinding, 1);
-  f->check = g_strdup(check);
-  f->vm = g_strdup(vm);
-  f->status = st;
-  va_list ap;
-  va_start(ap, fmt);
-  f->finding = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  f->fix = g_strdup(fix);
-  g_ptr_array_add(d->findings, f);
-}
+#define add(d, ...) avma_doctor_add((d)->report, __VA_ARGS__)
 
 static const char *str(JsonObject *o, const char *name) {
   return json_object_get_string_member_with_default(o, name, "");
@@ -70,25 +36,25 @@ static const char *str(JsonObject *o, const char *name) {
 
 static void check_licence_set(Doctor *d) {
   if (!d->licence_ok)
-    add(d, "licence set", NULL, DOC_PROBLEM,
+    add(d, "licence set", NULL, AVMA_DOCTOR_PROBLEM,
         "avma-host license set --version V --edition Datacenter --activated yes",
         "cannot read the licence: %s", d->licence_error);
   else if (d->licence.version == AVMA_VERSION_UNKNOWN)
-    add(d, "licence set", NULL, DOC_PROBLEM,
+    add(d, "licence set", NULL, AVMA_DOCTOR_PROBLEM,
         "avma-host license set --version V --edition Datacenter --activated yes",
         "not set: guests get Invalid Host");
   else
-    add(d, "licence set", NULL, DOC_OK, NULL, "%s %s", avma_version_display(d->licence.version),
-        avma_edition_display(d->licence.edition));
+    add(d, "licence set", NULL, AVMA_DOCTOR_OK, NULL, "%s %s",
+        avma_version_display(d->licence.version), avma_edition_display(d->licence.edition));
 }
 
 static void check_licence_activated(Doctor *d) {
   if (!d->licence_ok || d->licence.version == AVMA_VERSION_UNKNOWN)
     return;
   if (d->licence.activated)
-    add(d, "licence activated", NULL, DOC_OK, NULL, "activated");
+    add(d, "licence activated", NULL, AVMA_DOCTOR_OK, NULL, "activated");
   else
-    add(d, "licence activated", NULL, DOC_PROBLEM,
+    add(d, "licence activated", NULL, AVMA_DOCTOR_PROBLEM,
         "activate the host, then: avma-host license set ... --activated yes",
         "not activated: guests get Invalid Host");
 }
@@ -98,30 +64,30 @@ static void check_licence_datacenter(Doctor *d) {
     return;
   AvmaEdition e = d->licence.edition;
   if (e == AVMA_EDITION_DATACENTER || e == AVMA_EDITION_DATACENTER_AZURE)
-    add(d, "licence Datacenter", NULL, DOC_OK, NULL, "%s", avma_edition_display(e));
+    add(d, "licence Datacenter", NULL, AVMA_DOCTOR_OK, NULL, "%s", avma_edition_display(e));
   else
-    add(d, "licence Datacenter", NULL, DOC_PROBLEM,
+    add(d, "licence Datacenter", NULL, AVMA_DOCTOR_PROBLEM,
         "license the host as Datacenter: avma-host license set ... --edition Datacenter",
         "%s: only a Datacenter host activates guests", avma_edition_display(e));
 }
 
 static void check_daemon(Doctor *d) {
   if (d->daemon_alive)
-    add(d, "daemon running", NULL, DOC_OK, NULL, "avma-hostd pid %" G_GINT64_FORMAT,
+    add(d, "daemon running", NULL, AVMA_DOCTOR_OK, NULL, "avma-hostd pid %" G_GINT64_FORMAT,
         json_object_get_int_member_with_default(d->view, "pid", 0));
   else if (!json_object_has_member(d->view, "written"))
-    add(d, "daemon running", NULL, DOC_PROBLEM, "systemctl start avma-hostd",
+    add(d, "daemon running", NULL, AVMA_DOCTOR_PROBLEM, "systemctl start avma-hostd",
         "no view from avma-hostd in %s", d->config->state_dir);
   else
-    add(d, "daemon running", NULL, DOC_PROBLEM, "systemctl start avma-hostd",
+    add(d, "daemon running", NULL, AVMA_DOCTOR_PROBLEM, "systemctl start avma-hostd",
         "avma-hostd is not running (its last view is from %s)", str(d->view, "written"));
 }
 
 static void check_libvirt(Doctor *d) {
   if (d->conn)
-    add(d, "libvirt reachable", NULL, DOC_OK, NULL, "%s", avma_virt_uri(d->config));
+    add(d, "libvirt reachable", NULL, AVMA_DOCTOR_OK, NULL, "%s", avma_virt_uri(d->config));
   else
-    add(d, "libvirt reachable", NULL, DOC_WARNING,
+    add(d, "libvirt reachable", NULL, AVMA_DOCTOR_WARNING,
         "start libvirtd or give the right --connect URI (fixed channels need no libvirt)", "%s: %s",
         avma_virt_uri(d->config), d->conn_error);
 }
@@ -157,19 +123,20 @@ static void channel_in(Doctor *d, DocVm *v, const char *check, unsigned flags) {
   g_autoptr(GError) err = NULL;
   g_autofree char *add_fix = g_strdup_printf("avma-host channel add %s", v->name);
   if (!xml) {
-    add(d, check, v->name, DOC_WARNING, NULL, "cannot read its XML: %s", virGetLastErrorMessage());
+    add(d, check, v->name, AVMA_DOCTOR_WARNING, NULL, "cannot read its XML: %s",
+        virGetLastErrorMessage());
     return;
   }
   if (!avma_domxml_parse(xml, AVMA_CHANNEL_NAME, &info, &err))
-    add(d, check, v->name, DOC_WARNING, NULL, "cannot parse its XML: %s", err->message);
+    add(d, check, v->name, AVMA_DOCTOR_WARNING, NULL, "cannot parse its XML: %s", err->message);
   else if (info.channel == AVMA_DOM_CHANNEL_NONE)
-    add(d, check, v->name, DOC_PROBLEM, add_fix, "no %s channel", AVMA_CHANNEL_NAME);
+    add(d, check, v->name, AVMA_DOCTOR_PROBLEM, add_fix, "no %s channel", AVMA_CHANNEL_NAME);
   else if (info.channel == AVMA_DOM_CHANNEL_UNUSABLE)
-    add(d, check, v->name, DOC_PROBLEM,
+    add(d, check, v->name, AVMA_DOCTOR_PROBLEM,
         "avma-host channel remove it, then avma-host channel add it",
         "the %s channel is unusable: %s", AVMA_CHANNEL_NAME, info.channel_detail);
   else
-    add(d, check, v->name, DOC_OK, NULL, "channel present");
+    add(d, check, v->name, AVMA_DOCTOR_OK, NULL, "channel present");
   avma_dom_info_clear(&info);
 }
 
@@ -183,7 +150,8 @@ static void check_channel_defined(Doctor *d, DocVm *v) {
   if (!v->domain) {
     if (!d->conn)
       return;
-    add(d, "channel defined", v->name, DOC_OK, NULL, "a fixed channel (host.conf), not a domain");
+    add(d, "channel defined", v->name, AVMA_DOCTOR_OK, NULL,
+        "a fixed channel (host.conf), not a domain");
     return;
   }
   channel_in(d, v, "channel defined", VIR_DOMAIN_XML_INACTIVE);
@@ -193,7 +161,8 @@ static void check_channel_live(Doctor *d, DocVm *v) {
   if (!v->domain)
     return;
   if (!vm_running(v)) {
-    add(d, "channel live", v->name, DOC_WARNING, "start the domain", "the domain is not running");
+    add(d, "channel live", v->name, AVMA_DOCTOR_WARNING, "start the domain",
+        "the domain is not running");
     return;
   }
   channel_in(d, v, "channel live", 0);
@@ -206,16 +175,16 @@ static gboolean connected(Doctor *d, DocVm *v) {
 
 static void check_socket(Doctor *d, DocVm *v) {
   if (connected(d, v))
-    add(d, "socket connected", v->name, DOC_OK, NULL, "%s", str(v->entry, "socket_path"));
+    add(d, "socket connected", v->name, AVMA_DOCTOR_OK, NULL, "%s", str(v->entry, "socket_path"));
   else if (!d->daemon_alive)
-    add(d, "socket connected", v->name, DOC_PROBLEM, "systemctl start avma-hostd",
+    add(d, "socket connected", v->name, AVMA_DOCTOR_PROBLEM, "systemctl start avma-hostd",
         "avma-hostd is not running");
   else if (!v->entry)
-    add(d, "socket connected", v->name, DOC_PROBLEM,
+    add(d, "socket connected", v->name, AVMA_DOCTOR_PROBLEM,
         "add its channel (avma-host channel add) and start the domain",
         "avma-hostd does not serve this VM");
   else
-    add(d, "socket connected", v->name, DOC_PROBLEM,
+    add(d, "socket connected", v->name, AVMA_DOCTOR_PROBLEM,
         "start the VM; check avma-hostd's journal for the socket's error",
         "avma-hostd is not connected to %s",
         *str(v->entry, "socket_path") ? str(v->entry, "socket_path") : "its channel socket");
@@ -246,16 +215,16 @@ static gboolean heard_from(DocVm *v) {
 
 static void check_guest(Doctor *d, DocVm *v) {
   if (heard_from(v))
-    add(d, "guest agent heard from", v->name, DOC_OK, NULL, "%s",
+    add(d, "guest agent heard from", v->name, AVMA_DOCTOR_OK, NULL, "%s",
         has_decision(v) ? "it has asked for activation" : "its KVP items arrived");
   else
-    add(d, "guest agent heard from", v->name, DOC_PROBLEM,
+    add(d, "guest agent heard from", v->name, AVMA_DOCTOR_PROBLEM,
         "install and start avma-guestd in the guest", "never heard from the guest agent");
 }
 
 static void check_decision(Doctor *d, DocVm *v) {
   if (!has_decision(v)) {
-    add(d, "last decision", v->name, DOC_WARNING, "wait for the guest's first request",
+    add(d, "last decision", v->name, AVMA_DOCTOR_WARNING, "wait for the guest's first request",
         "no decision yet");
     return;
   }
@@ -264,7 +233,7 @@ static void check_decision(Doctor *d, DocVm *v) {
   g_autofree char *when = avma_host_event_time_text(last.time);
   const char *note = avma_host_event_notification_text(&last);
   if (last.notification != AVMA_NOTIFY_SUCCESS) {
-    add(d, "last decision", v->name, DOC_PROBLEM,
+    add(d, "last decision", v->name, AVMA_DOCTOR_PROBLEM,
         "fix the host checks above, then the guest retries on its own", "%s (%s) at %s", note,
         avma_host_event_reason_code(&last), when);
     return;
@@ -272,12 +241,12 @@ static void check_decision(Doctor *d, DocVm *v) {
   g_autofree char *until = avma_host_event_time_text(last.granted_until);
   gint64 now = g_get_real_time() / G_USEC_PER_SEC;
   if (last.granted_until <= now)
-    add(d, "last decision", v->name, DOC_WARNING,
+    add(d, "last decision", v->name, AVMA_DOCTOR_WARNING,
         "the guest agent renews on its own; check it is running",
         "%s at %s, expired %s: renewal overdue", note, when, until);
   else
     /* The guest renews well before expiry; granted_until is the latest it may be decided by. */
-    add(d, "last decision", v->name, DOC_OK, NULL,
+    add(d, "last decision", v->name, AVMA_DOCTOR_OK, NULL,
         "%s at %s; granted until %s (validity %" G_GINT64_FORMAT " s), renewal due by then", note,
         when, until, d->config->validity);
 }
@@ -335,44 +304,6 @@ static gint by_name(gconstpointer a, gconstpointer b) {
   return g_strcmp0((*(DocVm **)a)->name, (*(DocVm **)b)->name);
 }
 
-/* ---- output ---- */
-
-static void print_text(GPtrArray *findings) {
-  for (guint i = 0; i < findings->len; i++) {
-    DocFinding *f = findings->pdata[i];
-    g_autofree char *vm = avma_cli_safe(f->vm);
-    g_autofree char *finding = avma_cli_safe(f->finding);
-    g_autofree char *label = f->vm ? g_strdup_printf("%s: %s", vm, f->check) : g_strdup(f->check);
-    printf("%-7s  %-40s  %s\n", status_names[f->status], label, finding);
-    if (f->fix && f->status != DOC_OK)
-      printf("         %-40s  fix: %s\n", "", f->fix);
-  }
-}
-
-static void print_json(GPtrArray *findings) {
-  JsonArray *arr = json_array_new();
-  for (guint i = 0; i < findings->len; i++) {
-    DocFinding *f = findings->pdata[i];
-    JsonObject *o = json_object_new();
-    json_object_set_string_member(o, "check", f->check);
-    /* The report's own member, not the 12310 field: event-field-ok */
-    if (f->vm)
-      json_object_set_string_member(o, "vm", f->vm); /* event-field-ok */
-    else
-      json_object_set_null_member(o, "vm"); /* event-field-ok */
-    json_object_set_string_member(o, "status", status_names[f->status]);
-    json_object_set_string_member(o, "finding", f->finding);
-    if (f->fix && f->status != DOC_OK)
-      json_object_set_string_member(o, "fix", f->fix);
-    else
-      json_object_set_null_member(o, "fix");
-    json_array_add_object_element(arr, o);
-  }
-  g_autoptr(JsonNode) n = json_node_new(JSON_NODE_ARRAY);
-  json_node_take_array(n, arr);
-  avma_cli_print_json(n);
-}
-
 int avma_cli_doctor(const AvmaCliGlobals *g, int argc, char **argv) {
   gboolean json = FALSE;
   GOptionEntry e[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON array", NULL}, {NULL}};
@@ -384,7 +315,7 @@ int avma_cli_doctor(const AvmaCliGlobals *g, int argc, char **argv) {
     return avma_cli_fail("%s", err->message);
 
   Doctor d = {.config = c};
-  d.findings = g_ptr_array_new_with_free_func(finding_free);
+  d.report = avma_doctor_report_new();
   d.licence_ok = avma_licence_load(c->state_dir, &d.licence, &err);
   if (!d.licence_ok) {
     d.licence_error = g_strdup(err->message);
@@ -434,15 +365,10 @@ int avma_cli_doctor(const AvmaCliGlobals *g, int argc, char **argv) {
     for (guint j = 0; j < chosen->len; j++)
       for (size_t i = 0; i < G_N_ELEMENTS(vm_checks); i++)
         vm_checks[i](&d, chosen->pdata[j]);
-    if (json)
-      print_json(d.findings);
-    else
-      print_text(d.findings);
-    for (guint i = 0; i < d.findings->len; i++)
-      if (((DocFinding *)d.findings->pdata[i])->status == DOC_PROBLEM)
-        rc = 1;
+    avma_doctor_print(d.report, json);
+    rc = avma_doctor_has_problem(d.report) ? 1 : 0;
   }
-  g_ptr_array_unref(d.findings);
+  avma_doctor_report_free(d.report);
   avma_licence_clear(&d.licence);
   g_free(d.licence_error);
   g_free(d.conn_error);
