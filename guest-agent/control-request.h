@@ -7,9 +7,10 @@
 #define AVMA_CONTROL_MAX_REQUEST 4096
 
 typedef enum {
-  AVMA_CONTROL_ATO, /* activate now */
-  AVMA_CONTROL_IPK, /* install key (key set) */
-  AVMA_CONTROL_UPK, /* uninstall key */
+  AVMA_CONTROL_ATO,   /* activate now */
+  AVMA_CONTROL_IPK,   /* install key (key set) */
+  AVMA_CONTROL_UPK,   /* uninstall key */
+  AVMA_CONTROL_STATE, /* the port's state, for doctor (reads only) */
 } AvmaControlVerb;
 
 typedef struct {

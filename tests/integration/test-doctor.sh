@@ -76,8 +76,39 @@ eq "libvirt unreachable: a fixed-channel VM is still checked, exit 0" "$(rc vm1)
 URI=$URI_GOOD
 eq "bad option: exit 2" "$(rc --bogus)" 2
 
+# avma-guest doctor: gstatus NAME CHECK, the status of that check in NAME's guest doctor
+gstatus() {
+  guest "$1" doctor --json 2>/dev/null |
+    jq -r --arg c "$2" '[.[] | select(.check == $c)][0].status // "absent"'
+}
+grc() { guest "$1" doctor >/dev/null 2>&1; echo $?; }
+eq "guest vm1: port present" "$(gstatus vm1 'port present')" ok
+eq "guest vm1: held by avma-guestd" "$(gstatus vm1 'port owned by the agent')" ok
+eq "guest vm1: host side connected" "$(gstatus vm1 'host side connected')" ok
+eq "guest vm1: AVMA key installed" "$(gstatus vm1 'key installed')" ok
+eq "guest vm1: last outcome ok" "$(gstatus vm1 'last outcome')" ok
+eq "guest vm1: nothing in the way, exit 0" "$(grc vm1)" 0
+eq "guest without port, daemon or key: port missing" "$(gstatus nope 'port present')" problem
+eq "guest without a daemon: not owned" "$(gstatus nope 'port owned by the agent')" problem
+eq "guest without a daemon: host side not reported" "$(gstatus nope 'host side connected')" absent
+eq "guest without a key: a problem" "$(gstatus nope 'key installed')" problem
+eq "guest never tried: a warning" "$(gstatus nope 'last outcome')" warning
+eq "guest with problems: exit 1" "$(grc nope)" 1
+check "guest doctor changes nothing: no state directory created" test ! -e "$T/g-nope"
+eq "guest doctor: bad argument, exit 2" "$(guest vm1 doctor extra >/dev/null 2>&1; echo $?)" 2
+# The key of vm1 (2022 Standard) against a guest configured as another product.
+guest_conf other product_version=2019
+cp -r "$T/g-vm1" "$T/g-other"
+rm -f "$T/g-other/control.sock"
+eq "key for another product: a problem" "$(gstatus other 'key installed')" problem
+
 kill "$HOSTD_PID"
 wait_for 5 '! kill -0 $HOSTD_PID 2>/dev/null'
 eq "daemon stopped: a problem" "$(status 'daemon running')" problem
 eq "daemon stopped: the socket is not connected" "$(status 'socket connected' vm1)" problem
+# The stand-in's PTY never reports a hang-up (port.h): removing the port itself is what shows.
+kill "$PORT_PID_vm1"
+check "port removed: the guest's host side is not connected" \
+  wait_for 5 '[ "$(gstatus vm1 "host side connected")" = problem ]'
+eq "port removed: port present is a problem" "$(gstatus vm1 'port present')" problem
 exit $FAILED
