@@ -20,7 +20,7 @@ static const struct {
 } verbs[] = {{"ato", AVMA_CONTROL_ATO},
              {"ipk", AVMA_CONTROL_IPK},
              {"upk", AVMA_CONTROL_UPK},
-             {"state", AVMA_CONTROL_STATE}};
+             {"port", AVMA_CONTROL_PORT}};
 
 gboolean avma_control_request_parse(const char *line, gsize len, AvmaControlRequest *out,
                                     GError **error) {

@@ -77,7 +77,7 @@ static void handle(Client *c, const AvmaControlRequest *req) {
   case AVMA_CONTROL_UPK:
     ok = avma_guest_uninstall_key(g, &msg, &err);
     break;
-  case AVMA_CONTROL_STATE: {
+  case AVMA_CONTROL_PORT: {
     gboolean open, host;
     avma_guest_port_status(g, &open, &host);
     g_autoptr(JsonObject) o = json_object_new();

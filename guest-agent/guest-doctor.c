@@ -13,7 +13,7 @@
 
 typedef struct {
   const AvmaGuestConfig *config;
-  JsonObject *daemon; /* the daemon's answer to "state", NULL when none answered */
+  JsonObject *daemon; /* the daemon's answer to "port", NULL when none answered */
   char *daemon_error; /* why not */
   AvmaGuestState *state;
   char *state_error;
@@ -107,7 +107,7 @@ int avma_guest_doctor(const AvmaGuestConfig *c, gboolean json) {
   g_autoptr(GError) err = NULL;
   g_autofree char *sock = avma_guest_state_path(c, AVMA_GUEST_CONTROL_SOCKET);
   g_autoptr(JsonObject) req = json_object_new();
-  json_object_set_string_member(req, "verb", "state");
+  json_object_set_string_member(req, "verb", "port");
   d.daemon = avma_control_call(sock, req, 5, &err);
   if (d.daemon && !json_object_get_boolean_member_with_default(d.daemon, "ok", FALSE)) {
     /* An older daemon without the verb: it runs, but says nothing of the port. */
