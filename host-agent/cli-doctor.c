@@ -173,7 +173,17 @@ static gboolean connected(Doctor *d, DocVm *v) {
          json_object_get_boolean_member_with_default(v->entry, "connected", FALSE);
 }
 
+/* A shut-off domain has no socket and no guest to hear from: nothing to fix until it starts. */
+static gboolean shut_off(Doctor *d, DocVm *v, const char *check) {
+  if (!v->domain || vm_running(v))
+    return FALSE;
+  add(d, check, v->name, AVMA_DOCTOR_WARNING, "start the domain", "the domain is not running");
+  return TRUE;
+}
+
 static void check_socket(Doctor *d, DocVm *v) {
+  if (shut_off(d, v, "socket connected"))
+    return;
   if (connected(d, v))
     add(d, "socket connected", v->name, AVMA_DOCTOR_OK, NULL, "%s", str(v->entry, "socket_path"));
   else if (!d->daemon_alive)
@@ -217,7 +227,7 @@ static void check_guest(Doctor *d, DocVm *v) {
   if (heard_from(v))
     add(d, "guest agent heard from", v->name, AVMA_DOCTOR_OK, NULL, "%s",
         has_decision(v) ? "it has asked for activation" : "its KVP items arrived");
-  else
+  else if (!shut_off(d, v, "guest agent heard from"))
     add(d, "guest agent heard from", v->name, AVMA_DOCTOR_PROBLEM,
         "install and start avma-guestd in the guest", "never heard from the guest agent");
 }

@@ -11,6 +11,12 @@ cat >"$T/node.xml" <<XML
   <name>nochan</name><uuid>6c2d0e5a-0d0e-4b8e-9a61-0a0a0a0a0a11</uuid><memory>65536</memory>
   <os><type>hvm</type></os><devices/>
 </domain>
+<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+  <name>off</name><uuid>6c2d0e5a-0d0e-4b8e-9a61-0a0a0a0a0a12</uuid><memory>65536</memory>
+  <os><type>hvm</type></os>
+  <devices><channel type='unix'><source mode='bind'/><target type='virtio' name='$CH'/></channel></devices>
+  <test:runstate>5</test:runstate>
+</domain>
 </node>
 XML
 URI="test://$T/node.xml"
@@ -41,6 +47,10 @@ eq "domain without the channel: a problem in its definition" \
   "$(status 'channel defined' nochan)" problem
 eq "domain without the channel: a problem in its live XML" \
   "$(status 'channel live' nochan)" problem
+eq "shut-off domain with the channel: defined ok" "$(status 'channel defined' off)" ok
+eq "shut-off domain: not running is a warning" "$(status 'socket connected' off)" warning
+eq "shut-off domain: none of its findings is a problem" \
+  "$(doc --json off | jq '[.[] | select(.vm == "off" and .status == "problem")] | length')" 0
 doc nochan >"$T/out" 2>&1
 check "domain without the channel: the fix names it" \
   grep -q 'fix: avma-host channel add nochan' "$T/out"
