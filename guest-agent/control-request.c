@@ -17,7 +17,10 @@ static const char *string_member(JsonObject *o, const char *name) {
 static const struct {
   const char *name;
   AvmaControlVerb verb;
-} verbs[] = {{"ato", AVMA_CONTROL_ATO}, {"ipk", AVMA_CONTROL_IPK}, {"upk", AVMA_CONTROL_UPK}};
+} verbs[] = {{"ato", AVMA_CONTROL_ATO},
+             {"ipk", AVMA_CONTROL_IPK},
+             {"upk", AVMA_CONTROL_UPK},
+             {"port", AVMA_CONTROL_PORT}};
 
 gboolean avma_control_request_parse(const char *line, gsize len, AvmaControlRequest *out,
                                     GError **error) {

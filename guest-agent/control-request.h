@@ -7,9 +7,11 @@
 #define AVMA_CONTROL_MAX_REQUEST 4096
 
 typedef enum {
-  AVMA_CONTROL_ATO, /* activate now */
-  AVMA_CONTROL_IPK, /* install key (key set) */
-  AVMA_CONTROL_UPK, /* uninstall key */
+  AVMA_CONTROL_ATO,  /* activate now */
+  AVMA_CONTROL_IPK,  /* install key (key set) */
+  AVMA_CONTROL_UPK,  /* uninstall key */
+  AVMA_CONTROL_PORT, /* the port open, its host side there: for doctor (reads only; the Windows
+                        service's "state" is another verb) */
 } AvmaControlVerb;
 
 typedef struct {

@@ -77,6 +77,16 @@ static void handle(Client *c, const AvmaControlRequest *req) {
   case AVMA_CONTROL_UPK:
     ok = avma_guest_uninstall_key(g, &msg, &err);
     break;
+  case AVMA_CONTROL_PORT: {
+    gboolean open, host;
+    avma_guest_port_status(g, &open, &host);
+    g_autoptr(JsonObject) o = json_object_new();
+    json_object_set_boolean_member(o, "ok", TRUE);
+    json_object_set_boolean_member(o, "port_open", open);
+    json_object_set_boolean_member(o, "host_connected", host);
+    reply(c, o);
+    return;
+  }
   }
   if (!ok) {
     reply_error(c, err ? err->message : "failed");

@@ -5,6 +5,7 @@
 #include "control.h"
 #include "events.h"
 #include "guest-config.h"
+#include "guest-doctor.h"
 #include "guest.h"
 #include "port.h"
 #include "state-files.h"
@@ -337,6 +338,12 @@ static int verb_dli(const Ctx *c, int argc, char **argv) {
   return dlv(c, TRUE);
 }
 
+static int verb_doctor(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("doctor: unexpected argument '%s'", argv[1]), 2;
+  return avma_guest_doctor(c->config, c->json);
+}
+
 static const AvmaCliVerb verbs[] = {
     {"ipk", "KEY", "Install a product key (an AVMA key for this product)",
      "KEY is five groups of five characters; a key given as several arguments is joined.",
@@ -348,6 +355,12 @@ static const AvmaCliVerb verbs[] = {
     {"dli", "", "Short licence information", NULL, verb_dli},
     {"xpr", "", "When the activation expires", NULL, verb_xpr},
     {"events", "", "The 12309 history", NULL, verb_events},
+    {"doctor", "", "Check what stands in the way of activation",
+     "In order: the port present, held by a running avma-guestd, its host side connected, an AVMA\n"
+     "key installed that matches the configured product, the last outcome. Each finding is ok,\n"
+     "warning or problem, with its fix; --json prints an array of {check, vm, status, finding,\n"
+     "fix}. Exit status: 0 when nothing stands in the way of activation, 1 when a problem does.",
+     verb_doctor},
 };
 
 int main(int argc, char **argv) {

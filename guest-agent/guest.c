@@ -185,6 +185,13 @@ static gboolean host_ready(AvmaGuest *g) {
   return TRUE;
 }
 
+void avma_guest_port_status(AvmaGuest *g, gboolean *open, gboolean *host_connected) {
+  *open = g->fd >= 0;
+  /* A port whose node was removed or replaced (hot-unplugged) has no host side either. */
+  *host_connected = g->fd >= 0 && !g->host_gone && !avma_port_replaced(g->fd, g->config->port) &&
+                    avma_port_host_present(g->fd);
+}
+
 static gboolean on_presence(gpointer data);
 
 static void wait_for_host(AvmaGuest *g) {

@@ -24,6 +24,10 @@ AvmaGuestState *avma_guest_state(AvmaGuest *g);
  * keeps looking for it while an attempt waits). */
 gboolean avma_guest_open_port(AvmaGuest *g, GError **error);
 
+/* For `avma-guest doctor`: whether the daemon holds the port open, and whether the host side of
+ * it is there (no hang-up on the port: avma-hostd connected to the VM's socket). */
+void avma_guest_port_status(AvmaGuest *g, gboolean *open, gboolean *host_connected);
+
 /* Daemon mode: attempt now, then renew/retry/expire on timers, republish intrinsic items when
  * the network changes. */
 void avma_guest_start_daemon(AvmaGuest *g);

@@ -36,6 +36,14 @@ static const AvmaCliVerb verbs[] = {
      "Values may be up to 2048 bytes; tools written for Hyper-V expect at most 1024.\n"
      "Exit status: 0, 1 when the view cannot be read, 3 when no VM matches.",
      avma_cli_kvp},
+    {"doctor", "[VM...] [--json]", "Check what stands in the way of guest activation",
+     "In order: host licence set, activated, Datacenter; avma-hostd running; libvirt reachable;\n"
+     "then for each VM (all, or the ones named by name or UUID): the channel in the domain's\n"
+     "definition and live XML, the socket connected, the guest agent heard from, the last\n"
+     "decision and when renewal is due. Each finding is ok, warning or problem, with its fix.\n"
+     "--json prints an array of {check, vm, status, finding, fix}. Exit status: 0 when nothing\n"
+     "stands in the way of activation, 1 when a problem does, 2 for usage or an unknown VM.",
+     avma_cli_doctor},
     {"history verify", "[--json]", "Check the record log's chain, checkpoints and the store",
      "Walks events.jsonl (every record's seq and the hash of the one before), checks each signed\n"
      "checkpoint in checkpoints.jsonl and compares history.db with the log; names the first bad\n"

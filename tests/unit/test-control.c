@@ -24,6 +24,9 @@ static void test_valid(void **state) {
   assert_null(r.key);
   assert_true(parse("{\"verb\":\"upk\",\"extra\":[1,2]}", &r, NULL));
   assert_int_equal(r.verb, AVMA_CONTROL_UPK);
+  assert_true(parse("{\"verb\":\"port\"}", &r, NULL));
+  assert_int_equal(r.verb, AVMA_CONTROL_PORT);
+  assert_null(r.key);
   assert_true(parse("{\"verb\":\"ipk\",\"key\":\"ABCDE\"}", &r, NULL));
   assert_int_equal(r.verb, AVMA_CONTROL_IPK);
   assert_string_equal(r.key, "ABCDE");
