@@ -16,6 +16,7 @@
 #include "hostkey.h"
 #include "licence.h"
 #include "receipt.h"
+#include "receipts.h"
 #include "schema.h"
 
 static AvmaKeyPair *key_of(guint8 b) {
@@ -196,11 +197,69 @@ static void test_host_reply(void **state) {
   rm_dir(dir);
 }
 
+/* The guest's list: bounded, oldest dropped, a bad receipt kept and flagged, a broken file
+ * replaced by a new list rather than stopping the guest. */
+static void test_guest_list(void **state) {
+  (void)state;
+  g_autofree char *dir = g_dir_make_tmp("avma-test-receipts-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "receipts.json", NULL);
+  g_autoptr(AvmaKeyPair) kp = key_of(4);
+  g_autoptr(AvmaKeyPair) other = key_of(5);
+  g_autofree char *key = avma_public_key_base64(&kp->pub);
+  g_autofree char *other_key = avma_public_key_base64(&other->pub);
+  g_autoptr(JsonArray) empty = avma_guest_receipts_load(path, NULL);
+  assert_non_null(empty);
+  assert_int_equal(json_array_get_length(empty), 0);
+  AvmaReceipt r = {.host_id = "",
+                   .licence = "",
+                   .vm_id = "",
+                   .vm_name = "v",
+                   .product = "",
+                   .key_last5 = "",
+                   .notification = "AVMA Success",
+                   .granted_until = "",
+                   .decided_at = ""};
+  memset(r.head, '0', AVMA_RECEIPT_HEAD_HEX - 1);
+  for (guint64 i = 1; i <= AVMA_GUEST_RECEIPTS_KEPT + 3; i++) {
+    r.seq = i;
+    g_autofree char *note = avma_receipt_sign(&r, kp, NULL);
+    g_autofree char *verdict = NULL;
+    /* Receipt 34 comes with another key than the one that signed it. */
+    const char *with = i == AVMA_GUEST_RECEIPTS_KEPT + 2 ? other_key : key;
+    assert_true(avma_guest_receipts_add(path, note, with, 1000 + (gint64)i, &verdict, NULL));
+    if (with == key)
+      assert_null(verdict);
+    else
+      assert_non_null(verdict);
+  }
+  g_autoptr(JsonArray) a = avma_guest_receipts_load(path, NULL);
+  assert_int_equal(json_array_get_length(a), AVMA_GUEST_RECEIPTS_KEPT);
+  assert_int_equal(json_object_get_int_member(json_array_get_object_element(a, 0), "seq"), 4);
+  JsonObject *bad = json_array_get_object_element(a, AVMA_GUEST_RECEIPTS_KEPT - 2);
+  assert_false(json_object_get_boolean_member(bad, "verified"));
+  assert_non_null(strstr(json_object_get_string_member(bad, "error"), "no known key"));
+  JsonObject *last = json_array_get_object_element(a, AVMA_GUEST_RECEIPTS_KEPT - 1);
+  assert_true(json_object_get_boolean_member(last, "verified"));
+  assert_int_equal(json_object_get_int_member(last, "seq"), AVMA_GUEST_RECEIPTS_KEPT + 3);
+  /* Not a list: an error for readers; the next receipt starts a new list. */
+  assert_true(g_file_set_contents(path, "{\"x\":1}", -1, NULL));
+  g_autoptr(GError) err = NULL;
+  assert_null(avma_guest_receipts_load(path, &err));
+  assert_non_null(err);
+  g_autofree char *note = avma_receipt_sign(&r, kp, NULL);
+  assert_true(avma_guest_receipts_add(path, note, "not a key", 2000, NULL, NULL));
+  g_autoptr(JsonArray) b = avma_guest_receipts_load(path, NULL);
+  assert_int_equal(json_array_get_length(b), 1);
+  assert_false(json_object_get_boolean_member(json_array_get_object_element(b, 0), "verified"));
+  rm_dir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bound),
       cmocka_unit_test(test_round_trip_and_tampering),
       cmocka_unit_test(test_host_reply),
+      cmocka_unit_test(test_guest_list),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
