@@ -61,6 +61,21 @@ static bool valid_text(const char *v, size_t n) {
   return avma_text_safe(v, n);
 }
 
+/* signed-note: lines of `text` each ended by '\n' (a C2SP signed note, such as AvmaReceipt):
+ * nothing else may hide in it, and whether it verifies is for the reader (never the schema). */
+static bool valid_signed_note(const char *v, size_t n) {
+  if (n == 0 || v[n - 1] != '\n')
+    return false;
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++)
+    if (v[i] == '\n') {
+      if (!avma_text_safe(v + start, i - start))
+        return false;
+      start = i + 1;
+    }
+  return true;
+}
+
 /* avma-key: printable ASCII (spaces allowed), possibly empty. The key's syntax and catalogue
  * membership are judged by the policy, so that a mistyped key gets Activation Denied (brief
  * section 6) rather than a schema error, which the guest would report as Invalid Data. */
@@ -251,6 +266,8 @@ static bool valid_value(AvmaValueType type, const char *v, size_t n) {
     return valid_hostname(v, n);
   case AVMA_TYPE_ARCH:
     return valid_arch(v, n);
+  case AVMA_TYPE_SIGNED_NOTE:
+    return valid_signed_note(v, n);
   }
   return false;
 }

@@ -19,6 +19,7 @@ typedef enum {
   AVMA_TYPE_IPV6_LIST,    /* ';'-separated IPv6 addresses (hex, ':' and '.'), may be empty */
   AVMA_TYPE_HOSTNAME,     /* letters, digits, '-', '.', '_' */
   AVMA_TYPE_ARCH,         /* [A-Za-z0-9_-]+ */
+  AVMA_TYPE_SIGNED_NOTE,  /* lines of text, each ended by '\n' (a C2SP signed note) */
 } AvmaValueType;
 
 typedef struct {

@@ -20,4 +20,5 @@
 /* The guest's state directory (/var/lib/avma-guest). */
 #define AVMA_GUEST_EVENTS_FILE "events.jsonl"    /* 12309 records, append-only */
 #define AVMA_GUEST_STATE_FILE "guest.state"      /* key, schedule and last outcome */
+#define AVMA_GUEST_RECEIPTS_FILE "receipts.json" /* the last activation receipts, replaced */
 #define AVMA_GUEST_CONTROL_SOCKET "control.sock" /* avma-guest talks to avma-guestd here */

@@ -8,6 +8,7 @@
 #include "guest-doctor.h"
 #include "guest.h"
 #include "port.h"
+#include "receipts.h"
 #include "state-files.h"
 #include "timeutil.h"
 
@@ -211,6 +212,38 @@ static JsonObject *status_json(const Ctx *c, AvmaGuestState *s, gint64 now) {
   return o;
 }
 
+/* The kept receipts, re-checked (receipts.h); NULL and a warning when the file is unreadable. */
+static JsonArray *load_receipts(const Ctx *c) {
+  g_autofree char *path = avma_guest_state_path(c->config, AVMA_GUEST_RECEIPTS_FILE);
+  g_autoptr(GError) err = NULL;
+  JsonArray *a = avma_guest_receipts_load(path, &err);
+  if (!a)
+    fprintf(stderr, "avma-guest: warning: receipts: %s\n", err->message);
+  return a;
+}
+
+/* dlv's lines on the last receipt: whether it verifies against the host key it came with. */
+static void print_last_receipt(const Ctx *c) {
+  g_autoptr(JsonArray) a = load_receipts(c);
+  guint n = a ? json_array_get_length(a) : 0;
+  if (n == 0) {
+    printf("    Activation receipt: (none)\n");
+    return;
+  }
+  JsonObject *o = json_array_get_object_element(a, n - 1);
+  if (json_object_get_boolean_member(o, "verified")) {
+    printf("    Activation receipt: record %" G_GINT64_FORMAT " of the host's log, %s\n",
+           json_object_get_int_member(o, "seq"), json_object_get_string_member(o, "decided_at"));
+    printf("    Receipt signature: verifies with host key %s\n",
+           json_object_get_string_member(o, "host_key_id"));
+  } else {
+    printf("    Activation receipt: received %s\n",
+           json_object_get_string_member(o, "received_at"));
+    printf("    Receipt signature: DOES NOT VERIFY: %s\n",
+           json_object_get_string_member(o, "error"));
+  }
+}
+
 static int dlv(const Ctx *c, gboolean short_form) {
   g_autoptr(GError) err = NULL;
   g_autoptr(AvmaGuestState) s = load_state(c, &err);
@@ -219,6 +252,11 @@ static int dlv(const Ctx *c, gboolean short_form) {
   gint64 now = avma_now();
   g_autoptr(JsonObject) o = status_json(c, s, now);
   if (c->json) {
+    g_autoptr(JsonArray) a = short_form ? NULL : load_receipts(c);
+    guint n = a ? json_array_get_length(a) : 0;
+    if (n)
+      json_object_set_object_member(o, "last_receipt",
+                                    json_object_ref(json_array_get_object_element(a, n - 1)));
     print_object(o);
     return 0;
   }
@@ -246,6 +284,7 @@ static int dlv(const Ctx *c, gboolean short_form) {
   printf("    Host Digital PID2: %s\n", *s->host_id ? s->host_id : "(not yet)");
   if (*s->vm_name)
     printf("    VM name on host: %s (%s)\n", s->vm_name, *s->vm_id ? s->vm_id : "no UUID");
+  print_last_receipt(c);
   return 0;
 }
 
@@ -312,6 +351,40 @@ static int verb_events(const Ctx *c, int argc, char **argv) {
   return 0;
 }
 
+static int verb_receipt(const Ctx *c, int argc, char **argv) {
+  if (argc > 1)
+    return fail("receipt: unexpected argument '%s'", argv[1]), 2;
+  g_autofree char *path = avma_guest_state_path(c->config, AVMA_GUEST_RECEIPTS_FILE);
+  g_autoptr(GError) err = NULL;
+  g_autoptr(JsonArray) a = avma_guest_receipts_load(path, &err);
+  if (!a)
+    return fail("receipt: %s", err->message);
+  guint n = json_array_get_length(a);
+  if (c->json) {
+    /* The form avma-verify receipt reads: {"receipts": [...]}, oldest first. */
+    g_autoptr(JsonObject) o = json_object_new();
+    json_object_set_array_member(o, "receipts", json_array_ref(a));
+    print_object(o);
+    return 0;
+  }
+  if (n == 0) {
+    printf("No activation receipts.\n");
+    return 0;
+  }
+  for (guint i = 0; i < n; i++) {
+    JsonObject *o = json_array_get_object_element(a, i);
+    if (json_object_get_boolean_member(o, "verified"))
+      printf("%s  record %" G_GINT64_FORMAT "  %-17s  verifies (host key %s)\n",
+             json_object_get_string_member(o, "decided_at"), json_object_get_int_member(o, "seq"),
+             json_object_get_string_member(o, "notification"),
+             json_object_get_string_member(o, "host_key_id"));
+    else
+      printf("%s  DOES NOT VERIFY: %s\n", json_object_get_string_member(o, "received_at"),
+             json_object_get_string_member(o, "error"));
+  }
+  return 0;
+}
+
 static int verb_ipk(const Ctx *c, int argc, char **argv) {
   if (argc < 2)
     return fail("ipk: give the key: avma-guest ipk XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"), 2;
@@ -361,6 +434,10 @@ static const AvmaCliVerb verbs[] = {
      "warning or problem, with its fix; --json prints an array of {check, vm, status, finding,\n"
      "fix}. Exit status: 0 when nothing stands in the way of activation, 1 when a problem does.",
      verb_doctor},
+    {"receipt", "", "The activation receipts kept from the host, each checked",
+     "Each receipt is checked against the host public key it came with. With --json, the list "
+     "that avma-verify receipt reads (an auditor checks it against the host's published key).",
+     verb_receipt},
 };
 
 int main(int argc, char **argv) {

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "intrinsic.h"
 #include "port.h"
+#include "receipts.h"
 #include "state-files.h"
 #include "timeutil.h"
 
@@ -381,8 +382,25 @@ static void run_waiters(AvmaGuest *g, GArray *waiters, AvmaNotification n, const
   }
 }
 
+/* The reply's receipt joins the kept ones. Its problems are warnings only: the host decided,
+ * and the decision stands whatever the receipt says (docs/audit.md). */
+static void keep_receipt(AvmaGuest *g, const AvmaXchgResult *r) {
+  const char *note = r->has_reply ? avma_recs_get(&r->reply, AVMA_KEY_AvmaReceipt) : NULL;
+  if (!note || !*note)
+    return;
+  const char *key = avma_recs_get(&r->reply, AVMA_KEY_AvmaHostPublicKey);
+  g_autofree char *path = avma_guest_state_path(g->config, AVMA_GUEST_RECEIPTS_FILE);
+  g_autofree char *verdict = NULL;
+  g_autoptr(GError) err = NULL;
+  if (!avma_guest_receipts_add(path, note, key, avma_now(), &verdict, &err))
+    g_warning("cannot keep the activation receipt: %s", err->message);
+  else if (verdict)
+    g_warning("activation receipt kept but it does not verify: %s", verdict);
+}
+
 static void finish_activate(AvmaGuest *g, const AvmaXchgResult *r) {
   avma_agent_apply_result(g->state, &g->sched, &g->config->timing, r, avma_now());
+  keep_receipt(g, r);
   log_12309(g, r->notification, r->reason_code, r->reason);
   save_state(g);
   run_waiters(g, g->waiters, r->notification, r->reason);

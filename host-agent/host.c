@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "fsutil.h"
+#include "receipt.h"
 #include "state-files.h"
 #include "timeutil.h"
 
@@ -37,6 +38,7 @@ struct AvmaHost {
   AvmaLicenceCache *licence;
   AvmaEventLog *log;   /* the journal's copy; its settings only */
   AvmaChainLog *chain; /* STATE/events.jsonl: the durable record */
+  AvmaHostKey *signer; /* signs the receipts (borrowed); NULL: none */
   GHashTable *pending; /* ticket -> Pending: decisions waiting for their commit */
   guint next_ticket;
   char *host_id;
@@ -331,6 +333,38 @@ static void pending_free(Pending *p) {
   g_free(p);
 }
 
+/* The receipt of the decision just written: the chain's head is that record now (its number and
+ * the hash of its line). Signed before the commit's fdatasync, sent after it with the rest. A
+ * receipt that cannot be made is logged and left out: the decision stands. */
+static void add_receipt(AvmaHost *h, const AvmaHostEvent *ev, const char *now_s,
+                        const char *until_s, AvmaRecordList *r) {
+  const AvmaKeyPair *kp = avma_hostkey_get(h->signer, NULL);
+  g_autofree char *licence = *ev->host_version
+                                 ? g_strdup_printf("%s %s", ev->host_version, ev->host_edition)
+                                 : g_strdup("");
+  g_autofree char *product = g_strdup_printf("%s %s", ev->guest_version, ev->guest_edition);
+  AvmaReceipt rc = {.host_id = ev->host_id,
+                    .licence = licence,
+                    .vm_id = ev->vm_uuid ? ev->vm_uuid : "",
+                    .vm_name = ev->vm ? ev->vm : "",
+                    .product = g_strstrip(product),
+                    .key_last5 = ev->key_last5,
+                    .notification = (char *)avma_notification_name(ev->notification),
+                    .granted_until = (char *)until_s,
+                    .decided_at = (char *)now_s,
+                    .seq = avma_chain_log_head_seq(h->chain)};
+  g_strlcpy(rc.head, avma_chain_log_head_hash(h->chain), sizeof rc.head);
+  g_autoptr(GError) err = NULL;
+  g_autofree char *note = avma_receipt_sign(&rc, kp, &err);
+  if (!note) {
+    g_warning("receipt of record %" G_GUINT64_FORMAT " not signed: %s", rc.seq, err->message);
+    return;
+  }
+  g_autofree char *pub = avma_public_key_base64(&kp->pub);
+  avma_record_list_add(r, AVMA_KEY_AvmaReceipt, note);
+  avma_record_list_add(r, AVMA_KEY_AvmaHostPublicKey, pub);
+}
+
 /* Decide and write the 12310 record; the reply's records, kept until the record is durable. */
 static Pending *decide(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n, GError **error) {
   g_autofree char *key = avma_records_dup(recs, n, AVMA_KEY_AvmaKey);
@@ -379,6 +413,8 @@ static Pending *decide(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, size_t n
   avma_record_list_add(r, AVMA_KEY_AvmaActivationTime, now_s);
   avma_record_list_add(r, AVMA_KEY_AvmaHostId, h->host_id);
   avma_record_list_add(r, AVMA_KEY_AvmaHostVersion, ev->host_version);
+  if (h->signer)
+    add_receipt(h, ev, now_s, until_s, r);
   Pending *p = g_new0(Pending, 1);
   p->host = h;
   p->vm = vm;
@@ -455,6 +491,10 @@ void avma_host_activate_cancel(AvmaHost *h, guint ticket) {
 
 gboolean avma_host_flush_log(AvmaHost *h, GError **error) {
   return avma_chain_log_sync(h->chain, error);
+}
+
+void avma_host_set_signer(AvmaHost *h, AvmaHostKey *key) {
+  h->signer = key;
 }
 
 AvmaChainLog *avma_host_chain_log(AvmaHost *h) {

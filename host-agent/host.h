@@ -3,6 +3,8 @@
  * effects (12310 event, observers such as history, metadata and metrics) fan out. */
 #pragma once
 #include <glib.h>
+
+#include "hostkey.h"
 #include <json-glib/json-glib.h>
 
 #include "host-config.h"
@@ -68,6 +70,10 @@ guint avma_host_activate_async(AvmaHost *h, AvmaVm *vm, const AvmaRecord *recs, 
                                AvmaHostActivateFn fn, gpointer user, GError **error);
 /* Whoever waits is going away: fn will not be called (the record stays in the log). */
 void avma_host_activate_cancel(AvmaHost *h, guint ticket);
+/* The key that signs each ACTIVATE_REPLY's receipt (AvmaReceipt, with AvmaHostPublicKey beside
+ * it), borrowed for the host's life. avma-hostd always sets one (there is no unsigned mode, see
+ * hostkey.h); a host without one (tests of other parts) replies without a receipt. */
+void avma_host_set_signer(AvmaHost *h, AvmaHostKey *key);
 /* Make every record written so far durable now (readers of the log stop at durable records). */
 gboolean avma_host_flush_log(AvmaHost *h, GError **error);
 /* The record log (borrowed). */

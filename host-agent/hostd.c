@@ -138,6 +138,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "avma-hostd: %s\n", err->message);
     return 1;
   }
+  avma_host_set_signer(host, hostkey);
   const AvmaLicence *l = avma_host_licence(host);
   if (l->version == AVMA_VERSION_UNKNOWN)
     g_warning("host licence not set: every guest gets Invalid Host (see `avma-host license set`)");

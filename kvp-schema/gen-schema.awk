@@ -8,7 +8,7 @@ BEGIN {
   pools["auto"] = "AVMA_POOL_AUTO"; pools["auto-external"] = "AVMA_POOL_AUTO_EXTERNAL"
   pools["auto-internal"] = "AVMA_POOL_AUTO_INTERNAL"
   writers["host"] = "AVMA_WRITER_HOST"; writers["guest"] = "AVMA_WRITER_GUEST"
-  split("text avma-key product-version edition notification reason-code rfc3339 uuid uint ipv4-list ipv6-list hostname arch", tl, " ")
+  split("text avma-key product-version edition notification reason-code rfc3339 uuid uint ipv4-list ipv6-list hostname arch signed-note", tl, " ")
   for (i in tl) { t = toupper(tl[i]); gsub(/-/, "_", t); types[tl[i]] = "AVMA_TYPE_" t }
   n = 0; ne = 0
 }

@@ -17,6 +17,8 @@ static const Command commands[] = {
      "report FILE [--sig FILE.minisig] (--key HOST.pub | --root ROOT.pub --cert CERT)"},
     {"checkpoint", avma_verify_checkpoint,
      "checkpoint FILE... (--key HOST.pub | --root ROOT.pub --cert CERT)"},
+    {"receipt", avma_verify_receipt,
+     "receipt FILE (--key HOST.pub | --root ROOT.pub --cert CERT) [--history EVENTS.jsonl]"},
     {"cert", avma_verify_cert, "cert CERT --root ROOT.pub"},
     {"rotation", avma_verify_rotation, "rotation STATEMENT --key OLD.pub"},
 };

@@ -44,3 +44,4 @@ int avma_verify_report(int argc, char **argv);
 int avma_verify_checkpoint(int argc, char **argv);
 int avma_verify_cert(int argc, char **argv);
 int avma_verify_rotation(int argc, char **argv);
+int avma_verify_receipt(int argc, char **argv);

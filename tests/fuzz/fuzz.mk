@@ -69,12 +69,14 @@ FUZZ_GLIB_SRC := $(FUZZ_SRC) $(GLIB_SRC) guest-agent/core/wire.c
 FUZZ_SRC_hostconf := host-agent/host-config.c
 FUZZ_SRC_guestconf := guest-agent/guest-config.c guest-agent/core/schedule.c
 FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-config.c \
-                    host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c
+                    host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c \
+                    host-agent/hostkey.c
 FUZZ_SRC_domxml := host-agent/domxml.c
 FUZZ_SRC_control := guest-agent/control-request.c
 FUZZ_SRC_licence := host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c
 FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
-                    host-agent/licence.c host-agent/session.c host-agent/host-event.c host-agent/chainlog.c
+                    host-agent/licence.c host-agent/session.c host-agent/host-event.c host-agent/chainlog.c \
+                    host-agent/hostkey.c
 FUZZ_PKGS_domxml := libxml-2.0
 FUZZ_GLIB_CFLAGS = $(FUZZ_CFLAGS) -Ihost-agent -Iguest-agent -Iguest-agent/core -Itests/fuzz \
                    $(call pc_cflags,$(GLIB_PKGS) libxml-2.0)

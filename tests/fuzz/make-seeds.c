@@ -88,6 +88,8 @@ static const char *sample(AvmaValueType t) {
     return "vm01.example.org";
   case AVMA_TYPE_ARCH:
     return "x86_64";
+  case AVMA_TYPE_SIGNED_NOTE:
+    return "avma-receipt v1\n\n\u2014 k AAAA\n";
   }
   return "";
 }

@@ -54,7 +54,7 @@ static void test_table_sane(void **state) {
     assert_true(d->max_len >= 1 && d->max_len <= AVMA_KVP_MAX_VALUE);
     assert_true((unsigned)d->pool < AVMA_POOL__COUNT);
     assert_true(d->writer == AVMA_WRITER_HOST || d->writer == AVMA_WRITER_GUEST);
-    assert_true(d->type >= AVMA_TYPE_TEXT && d->type <= AVMA_TYPE_ARCH);
+    assert_true(d->type >= AVMA_TYPE_TEXT && d->type <= AVMA_TYPE_SIGNED_NOTE);
     assert_non_null(d->description);
     assert_true(strlen(d->description) > 0);
     assert_ptr_equal(avma_schema_lookup(d->pool, d->name, strlen(d->name)), d);

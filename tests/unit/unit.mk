@@ -27,6 +27,8 @@ UNIT_GLIB += host-event
 UNIT_GLIB += chainlog
 # Ed25519 keys, minisign signatures and signed notes (issue #18)
 UNIT_GLIB += sign keycert hostkey
+# signed activation receipts (issue #18 item 4)
+UNIT_GLIB += receipt
 
 UNIT_DIR := $(BUILD)/tests/unit
 UNIT_PURE_BINS := $(UNIT_PURE:%=$(UNIT_DIR)/test-%)
