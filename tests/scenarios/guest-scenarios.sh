@@ -56,6 +56,18 @@ gs_success() {
   eq "events --json: one JSON array" "$(guest vm1 events --json | jq -r 'type')" array
 }
 
+# doctor, with the service running and the host answering: every check ok, in the fix order.
+gs_doctor() {
+  local rc
+  guest vm1 doctor >/dev/null; rc=$?
+  eq "doctor, all well: exit 0" "$rc" 0
+  eq "doctor --json: the checks in the order they must be fixed" \
+    "$(guest vm1 --json doctor | jq -r '[.[].check] | join(",")')" \
+    "port present,port owned by the agent,host side connected,key installed,last outcome"
+  eq "doctor --json: each ok" "$(guest vm1 --json doctor | jq -r '[.[].status] | unique | join(",")')" ok
+  check "doctor: the key's product named" grep -q "AVMA key for Windows Server 2022 Standard" <<<"$(guest vm1 doctor)"
+}
+
 gs_invalid_host() {
   licence 2022 Datacenter no
   local out rc
@@ -123,6 +135,14 @@ gs_no_host() {
   guest nohost ato >/dev/null; rc=$?
   eq "no host: ato exits 3 (Invalid Host)" "$rc" 3
   eq "no host: the event says no answer" "$(guest nohost events --json | jq -r '.[-1].reason_code')" no-answer
+  guest nohost doctor >/dev/null; rc=$?
+  eq "doctor without the service: exit 1" "$rc" 1
+  eq "doctor without the service: the owner check is a problem" \
+    "$(guest nohost --json doctor | jq -r '.[] | select(.check == "port owned by the agent") | .status')" problem
+  eq "doctor without the service: the last outcome is a problem" \
+    "$(guest nohost --json doctor | jq -r '.[] | select(.check == "last outcome") | .status')" problem
+  check "doctor without the service: a fix is given" \
+    test "$(guest nohost --json doctor | jq -r '[.[] | select(.status == "problem") | .fix | strings] | length')" -ge 1
   stop_port nohost
 }
 
@@ -156,7 +176,7 @@ gs_denied() {
   gproduct 2022 Standard
 }
 
-GUEST_SCENARIOS=(bound_product success invalid_host key_replacement host_absent throttled no_host
+GUEST_SCENARIOS=(bound_product success doctor invalid_host key_replacement host_absent throttled no_host
   corrupted denied)
 run_guest_scenarios() {
   local s
