@@ -648,7 +648,9 @@ static void conn_flush(Eng *e, Conn *c) {
 
 static void conn_send(Eng *e, Conn *c, AvmaMsgType type, const Payload *p) {
   uint8_t buf[4096];
-  size_t n = avma_frame_encode(type, 0, c->session, c->seq, p->p, p->len, buf, sizeof buf);
+  /* Guests of this version take receipts: the host signs one for every decision. */
+  uint8_t flags = type == AVMA_MSG_HELLO ? AVMA_FLAG_RECEIPTS : 0;
+  size_t n = avma_frame_encode(type, flags, c->session, c->seq, p->p, p->len, buf, sizeof buf);
   if (!n)
     die("cannot encode %s", avma_msg_type_name(type));
   c->t_req = now_us();
