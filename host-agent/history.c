@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+/* meta: the last 12311 line of events.jsonl (what the daemon last recorded of the licence). */
+#define CHAIN_LICENCE_META "chain_licence"
 #define READ_CHUNK (4 * 1024 * 1024)
 
 /* Migration N brings user_version from N-1 to N. Never edit a released one: add another. */
@@ -304,6 +306,10 @@ gboolean avma_history_meta_set(AvmaHistory *h, const char *key, const char *valu
   WRITE_TX(h, error, set_meta_raw(h, key, value, error));
 }
 
+char *avma_history_chain_licence(AvmaHistory *h) {
+  return avma_history_meta_get(h, CHAIN_LICENCE_META);
+}
+
 /* ---- records -------------------------------------------------------------------------------- */
 
 char *avma_history_vm_key(const char *name, const char *uuid) {
@@ -369,8 +375,40 @@ gboolean avma_history_add_event(AvmaHistory *h, JsonObject *ev, const char *line
   WRITE_TX(h, error, insert_event(h, &typed, line ? line : own, error));
 }
 
+/* Whether the store already holds this licence change (the same licence set at the same time by
+ * the same user): `license set` logs it in licence-history.jsonl and the daemon in events.jsonl,
+ * and a report must count it once. */
+static int licence_known(AvmaHistory *h, const AvmaHostEvent *rec, GError **error) {
+  sqlite3_stmt *st = prepare(h,
+                             "SELECT 1 FROM licence_changes WHERE version = ?1 AND edition = ?2 "
+                             "AND activated = ?3 AND key_last5 = ?4 AND set_by = ?5 AND "
+                             "CASE WHEN json_valid(record) THEN json_extract(record, '$.set_at') "
+                             "END = ?6 LIMIT 1",
+                             error);
+  if (!st)
+    return -1;
+  g_autofree char *set_at = avma_host_event_time_text(rec->licence_set_at);
+  sqlite3_bind_text(st, 1, rec->licence_version ? rec->licence_version : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, rec->licence_edition ? rec->licence_edition : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, rec->licence_activated);
+  sqlite3_bind_text(st, 4, rec->key_last5 ? rec->key_last5 : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, rec->licence_set_by ? rec->licence_set_by : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, set_at, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW)
+    return 1;
+  if (rc == SQLITE_DONE)
+    return 0;
+  db_fail(h, "query licence changes", error);
+  return -1;
+}
+
 static gboolean insert_licence(AvmaHistory *h, const AvmaHostEvent *rec, const char *line,
                                GError **error) {
+  int known = licence_known(h, rec, error);
+  if (known != 0)
+    return known > 0;
   sqlite3_stmt *st = prepare(h,
                              "INSERT INTO licence_changes(time, version, edition, activated, "
                              "key_last5, set_by, record) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -618,6 +656,40 @@ static goffset resume_offset(AvmaHistory *h, AvmaHistoryLog which, const char *p
   return o;
 }
 
+/* One record of events.jsonl into the table of its kind. The chain is the durable record; the
+ * tables are its index, so kinds without a table (key rotations) and ids this build does not
+ * know are left in the log only. */
+static gboolean import_record(AvmaHistory *h, const AvmaHostEvent *ev, const char *line,
+                              GError **error) {
+  switch (ev->kind) {
+  case AVMA_HOST_EVENT_DECISION:
+  case AVMA_HOST_EVENT_INVALID_DATA:
+    return insert_event(h, ev, line, error);
+  case AVMA_HOST_EVENT_LICENCE:
+    /* The daemon's record of the licence it read, for the log of the last one; the store keeps
+     * one row per change whichever log told it first. */
+    return set_meta_raw(h, CHAIN_LICENCE_META, line, error) && insert_licence(h, ev, line, error);
+  case AVMA_HOST_EVENT_VM_RUN:
+    return insert_vm_state(h, ev->time, ev->vm, ev->vm_uuid, ev->running, ev->reason_text, error);
+  case AVMA_HOST_EVENT_FACTS: {
+    AvmaHostFacts f = {.hostname = ev->hostname,
+                       .host_id = ev->host_id,
+                       .sockets = (int)ev->sockets,
+                       .cores_per_socket = (int)ev->cores_per_socket,
+                       .threads_per_core = (int)ev->threads_per_core,
+                       .cpus = (int)ev->cpus,
+                       .source = ev->facts_source};
+    return insert_host_facts(h, ev->time, &f, error);
+  }
+  case AVMA_HOST_EVENT_NOTE:
+    return insert_note(h, ev->time, ev->note_what ? ev->note_what : "", ev->note_detail, error);
+  case AVMA_HOST_EVENT_ROTATION:
+  case AVMA_HOST_EVENT_OTHER:
+    break;
+  }
+  return TRUE;
+}
+
 static gboolean import_line(JsonObject *o, const char *line, gpointer user, GError **error) {
   gpointer *ctx = user;
   AvmaHistory *h = ctx[0];
@@ -625,8 +697,11 @@ static gboolean import_line(JsonObject *o, const char *line, gpointer user, GErr
   guint *count = ctx[2];
   g_auto(AvmaHostEvent) ev;
   avma_host_event_from_json(o, &ev);
-  gboolean ok = which == AVMA_HISTORY_LOG_EVENTS ? insert_event(h, &ev, line, error)
-                                                 : insert_licence(h, &ev, line, error);
+  gboolean ok;
+  if (which == AVMA_HISTORY_LOG_LICENCE)
+    ok = insert_licence(h, &ev, line, error);
+  else
+    ok = import_record(h, &ev, line, error);
   if (ok)
     (*count)++;
   return ok;
@@ -666,10 +741,19 @@ gboolean avma_history_sync_log(AvmaHistory *h, AvmaHistoryLog which, const char 
   return TRUE;
 }
 
+/* Readers of pending lines want 12310 records (events, report): the chain's other kinds go to
+ * their own tables when imported. */
 static gboolean collect_line(JsonObject *o, const char *line, gpointer user, GError **error) {
   (void)line;
   (void)error;
-  g_ptr_array_add(user, json_object_ref(o));
+  gpointer *ctx = user;
+  if (GPOINTER_TO_INT(ctx[1]) == AVMA_HISTORY_LOG_EVENTS) {
+    g_auto(AvmaHostEvent) ev;
+    avma_host_event_from_json(o, &ev);
+    if (ev.kind != AVMA_HOST_EVENT_DECISION && ev.kind != AVMA_HOST_EVENT_INVALID_DATA)
+      return TRUE;
+  }
+  g_ptr_array_add(ctx[0], json_object_ref(o));
   return TRUE;
 }
 
@@ -682,7 +766,8 @@ GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const 
   if (start < 0 || start == st.st_size)
     return out;
   goffset end;
-  if (!read_lines(path, start, st.st_size, collect_line, out, &end, NULL, error)) {
+  gpointer ctx[2] = {out, GINT_TO_POINTER(which)};
+  if (!read_lines(path, start, st.st_size, collect_line, ctx, &end, NULL, error)) {
     g_ptr_array_unref(out);
     return NULL;
   }

@@ -64,6 +64,24 @@ static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
   avma_facts_set_connection(d->facts, conn);
 }
 
+/* The key the daemon signs with, so a rotation's record names the key it replaced. */
+typedef struct {
+  AvmaHost *host;
+  char *key_id;
+} KeyWatch;
+
+static void on_key_rotated(AvmaHostKey *hk, const char *statement, gpointer user) {
+  KeyWatch *kw = user;
+  g_autofree char *id = avma_hostkey_id(&avma_hostkey_get(hk, NULL)->pub);
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_rotation(&ev, avma_now(), kw->key_id, id, statement);
+  g_autoptr(GError) err = NULL;
+  if (!avma_host_append_record(kw->host, &ev, NULL, &err))
+    g_warning("cannot record the key rotation: %s", err->message);
+  g_free(kw->key_id);
+  kw->key_id = g_steal_pointer(&id);
+}
+
 /* Options and configuration; NULL (with *exit_code) when the process ends here. */
 static AvmaHostConfig *load_config(int argc, char **argv, gboolean *discover, int *exit_code) {
   g_autofree char *config_path = NULL, *state_dir = NULL, *connect_uri = NULL;
@@ -130,7 +148,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_autoptr(AvmaHostKey) hostkey = avma_hostkey_new(config->state_dir, kp);
-  avma_hostkey_watch(hostkey, NULL, NULL);
   /* Every module below holds its own reference to the host and removes its own observers when
    * freed, so the order they go in at exit does not matter. */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);
@@ -139,6 +156,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   avma_host_set_signer(host, hostkey);
+  KeyWatch kw = {.host = host, .key_id = avma_hostkey_id(&kp->pub)};
+  avma_hostkey_watch(hostkey, on_key_rotated, &kw);
   const AvmaLicence *l = avma_host_licence(host);
   if (l->version == AVMA_VERSION_UNKNOWN)
     g_warning("host licence not set: every guest gets Invalid Host (see `avma-host license set`)");
@@ -153,9 +172,10 @@ int main(int argc, char **argv) {
     g_warning("history store unusable, reports will lack what happens meanwhile: %s", err->message);
     g_clear_error(&err);
   }
-  g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
-  /* hostkey is declared before it, so it goes after it (the last checkpoint is signed at exit). */
+  /* hostkey is declared before it, so it goes after it; the recorder after it, so it goes before:
+   * the last checkpoint, signed at exit, covers the agent's stop record. */
   g_autoptr(AvmaCheckpointer) checkpoints = avma_checkpointer_new(host, hostkey);
+  g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
   g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
@@ -200,5 +220,6 @@ int main(int argc, char **argv) {
   d.stopping = TRUE;
   if (!avma_vmview_writer_flush(view, &err))
     g_warning("cannot write %s: %s", view_path, err->message);
+  g_free(kw.key_id);
   return 0;
 }
