@@ -118,7 +118,10 @@ void avma_host_remove_observer(AvmaHost *h, guint id);
  * goes away, and the host itself when a request arrives from a VM not known to run (a request
  * proves it does). Saying the same twice does nothing; a change goes to the VM observers (the
  * history's "ran here" intervals, metrics). why: a short reason kept in the history, such as
- * "domain-started" or "channel-connected". */
+ * "domain-started" or "channel-connected"; AVMA_VM_REASON_RECONCILED (a periodic comparison with
+ * libvirt's domain list found the change) and the recorder's restart reasons make the 12312
+ * record say repaired (avma_host_event_reason_repaired). */
+#define AVMA_VM_REASON_RECONCILED "reconciled"
 void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why);
 gboolean avma_vm_running(AvmaVm *vm);
 typedef void (*AvmaHostVmObserver)(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why,
