@@ -750,15 +750,19 @@ static gboolean collect_line(JsonObject *o, const char *line, gpointer user, GEr
   if (GPOINTER_TO_INT(ctx[1]) == AVMA_HISTORY_LOG_EVENTS) {
     g_auto(AvmaHostEvent) ev;
     avma_host_event_from_json(o, &ev);
-    if (ev.kind != AVMA_HOST_EVENT_DECISION && ev.kind != AVMA_HOST_EVENT_INVALID_DATA)
+    int want = GPOINTER_TO_INT(ctx[2]);
+    gboolean is_12310 =
+        ev.kind == AVMA_HOST_EVENT_DECISION || ev.kind == AVMA_HOST_EVENT_INVALID_DATA;
+    if (want < 0 ? !is_12310 : (int)ev.kind != want)
       return TRUE;
   }
   g_ptr_array_add(ctx[0], json_object_ref(o));
   return TRUE;
 }
 
-GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
-                                    GError **error) {
+/* The pending records of one kind (-1: the 12310 ones). */
+static GPtrArray *log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path, int kind,
+                              GError **error) {
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
   struct stat st;
   g_autofree char *identity = NULL;
@@ -766,12 +770,17 @@ GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const 
   if (start < 0 || start == st.st_size)
     return out;
   goffset end;
-  gpointer ctx[2] = {out, GINT_TO_POINTER(which)};
+  gpointer ctx[3] = {out, GINT_TO_POINTER(which), GINT_TO_POINTER(kind)};
   if (!read_lines(path, start, st.st_size, collect_line, ctx, &end, NULL, error)) {
     g_ptr_array_unref(out);
     return NULL;
   }
   return out;
+}
+
+GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                    GError **error) {
+  return log_pending(h, which, path, -1, error);
 }
 
 /* ---- queries -------------------------------------------------------------------------------- */
@@ -1043,14 +1052,14 @@ AvmaHistoryRows *avma_history_vcpus_all(AvmaHistory *h, GError **error) {
                     0, error);
 }
 
-AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
-                                           GError **error) {
-  g_autoptr(GPtrArray) lines = avma_history_log_pending(h, which, path, error);
+static AvmaHistoryRows *pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                     int kind, RowsKind rows_kind, GError **error) {
+  g_autoptr(GPtrArray) lines = log_pending(h, which, path, kind, error);
   if (!lines)
     return NULL;
   AvmaHistoryRows *rows = g_new0(AvmaHistoryRows, 1);
   rows->h = h;
-  rows->kind = which == AVMA_HISTORY_LOG_EVENTS ? ROWS_EVENT : ROWS_LICENCE;
+  rows->kind = rows_kind;
   rows->records = g_ptr_array_new_full(lines->len, (GDestroyNotify)avma_host_event_free);
   for (guint i = 0; i < lines->len; i++) {
     AvmaHostEvent *ev = g_new0(AvmaHostEvent, 1);
@@ -1058,6 +1067,24 @@ AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which,
     g_ptr_array_add(rows->records, ev);
   }
   return rows;
+}
+
+AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                           GError **error) {
+  return pending_rows(h, which, path, -1,
+                      which == AVMA_HISTORY_LOG_EVENTS ? ROWS_EVENT : ROWS_LICENCE, error);
+}
+
+AvmaHistoryRows *avma_history_pending_states(AvmaHistory *h, const char *events_log,
+                                             GError **error) {
+  return pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, AVMA_HOST_EVENT_VM_RUN, ROWS_STATE,
+                      error);
+}
+
+AvmaHistoryRows *avma_history_pending_facts(AvmaHistory *h, const char *events_log,
+                                            GError **error) {
+  return pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, AVMA_HOST_EVENT_FACTS, ROWS_FACTS,
+                      error);
 }
 
 gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row) {
@@ -1090,6 +1117,16 @@ gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row
 }
 
 gboolean avma_history_next_state(AvmaHistoryRows *rows, AvmaHistoryStateRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_STATE);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryStateRow){.time = ev->time,
+                                 .vm = or_empty(ev->vm),
+                                 .vm_uuid = or_empty(ev->vm_uuid),
+                                 .running = ev->running};
+    return TRUE;
+  }
   if (!rows_step(rows, ROWS_STATE))
     return FALSE;
   *row = (AvmaHistoryStateRow){.time = sqlite3_column_int64(rows->st, 0),
@@ -1122,6 +1159,20 @@ gboolean avma_history_next_licence(AvmaHistoryRows *rows, AvmaHistoryLicenceRow 
 }
 
 gboolean avma_history_next_facts(AvmaHistoryRows *rows, AvmaHistoryFactsRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_FACTS);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryFactsRow){.time = ev->time,
+                                 .facts = {.hostname = or_empty(ev->hostname),
+                                           .host_id = or_empty(ev->host_id),
+                                           .sockets = (int)ev->sockets,
+                                           .cores_per_socket = (int)ev->cores_per_socket,
+                                           .threads_per_core = (int)ev->threads_per_core,
+                                           .cpus = (int)ev->cpus,
+                                           .source = or_empty(ev->facts_source)}};
+    return TRUE;
+  }
   if (!rows_step(rows, ROWS_FACTS))
     return FALSE;
   sqlite3_stmt *st = rows->st;

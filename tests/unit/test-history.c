@@ -212,6 +212,21 @@ static void test_host_records(void **state) {
   g_autofree char *last = avma_history_chain_licence(h);
   assert_non_null(last);
   assert_non_null(strstr(last, "\"host_id\":\"h\""));
+  /* Run edges and facts the store lacks yet come to the report from the log. */
+  append(f->log, "{\"time\":\"2026-03-01T10:00:06Z\",\"event_id\":12312,\"reason\":"
+                 "\"channel-closed\",\"vm\":\"vm1\",\"vm_uuid\":\"\",\"running\":false,"
+                 "\"repaired\":false,\"host_id\":\"h\"}\n");
+  AvmaHistoryRows *st = avma_history_pending_states(h, f->log, NULL);
+  AvmaHistoryStateRow sr;
+  assert_true(avma_history_next_state(st, &sr));
+  assert_string_equal(sr.vm, "vm1");
+  assert_false(sr.running);
+  assert_false(avma_history_next_state(st, &sr));
+  assert_true(avma_history_rows_finish(st, NULL));
+  AvmaHistoryRows *fr = avma_history_pending_facts(h, f->log, NULL);
+  AvmaHistoryFactsRow frow;
+  assert_false(avma_history_next_facts(fr, &frow));
+  assert_true(avma_history_rows_finish(fr, NULL));
   /* The same change again from licence-history.jsonl (a store rebuilt in the other order). */
   g_autoptr(AvmaHistory) mem = avma_history_open_memory(NULL);
   assert_true(avma_history_sync_log(mem, AVMA_HISTORY_LOG_EVENTS, f->log, &n, NULL));
