@@ -127,3 +127,26 @@ void avma_checkpointer_free(AvmaCheckpointer *c) {
   avma_host_free(c->host);
   g_free(c);
 }
+
+char *avma_checkpoint_last_signer(const char *state_dir) {
+  g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
+  g_autofree char *data = NULL;
+  if (!g_file_get_contents(path, &data, NULL, NULL))
+    return NULL;
+  g_strchomp(data);
+  const char *last = strrchr(data, '\n');
+  last = last ? last + 1 : data;
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, NULL);
+  if (!keys || !json_parser_load_from_data(p, last, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return NULL;
+  const char *note = json_object_get_string_member_with_default(
+      json_node_get_object(json_parser_get_root(p)), "note", NULL);
+  g_autofree char *text = NULL, *signer = NULL;
+  if (!note ||
+      !avma_note_open(note, (const AvmaNoteKey *)keys->data, keys->len, &text, &signer, NULL) ||
+      !g_str_has_prefix(signer, AVMA_KEYCERT_HOST))
+    return NULL;
+  return g_strdup(signer + strlen(AVMA_KEYCERT_HOST));
+}

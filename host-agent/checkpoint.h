@@ -21,5 +21,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaCheckpointer, avma_checkpointer_free)
 /* Sign the head now (when it moved since the last checkpoint). */
 gboolean avma_checkpointer_write(AvmaCheckpointer *c, GError **error);
 
+/* The key id (hex) that signed the newest checkpoint of STATE/checkpoints.jsonl, when it is one
+ * of the host's keys; NULL otherwise. A daemon that starts with another key was rotated while
+ * stopped. Caller frees. */
+char *avma_checkpoint_last_signer(const char *state_dir);
+
 /* The note itself (AvmaCheckpoint, avma_checkpoint_text, avma_checkpoint_open). */
 G_STATIC_ASSERT(AVMA_CHECKPOINT_HEAD_HEX == AVMA_CHAIN_HASH_HEX);

@@ -19,6 +19,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define VIEW_DEBOUNCE_MS 1000
 #define METRICS_DEBOUNCE_MS 1000
@@ -70,16 +71,34 @@ typedef struct {
   char *key_id;
 } KeyWatch;
 
+static void record_rotation(AvmaHost *host, const char *old_id, const char *new_id,
+                            const char *statement) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_rotation(&ev, avma_now(), old_id, new_id, statement);
+  g_autoptr(GError) err = NULL;
+  if (!avma_host_append_record(host, &ev, NULL, &err))
+    g_warning("cannot record the key rotation: %s", err->message);
+}
+
 static void on_key_rotated(AvmaHostKey *hk, const char *statement, gpointer user) {
   KeyWatch *kw = user;
   g_autofree char *id = avma_hostkey_id(&avma_hostkey_get(hk, NULL)->pub);
-  g_auto(AvmaHostEvent) ev;
-  avma_host_event_init_rotation(&ev, avma_now(), kw->key_id, id, statement);
-  g_autoptr(GError) err = NULL;
-  if (!avma_host_append_record(kw->host, &ev, NULL, &err))
-    g_warning("cannot record the key rotation: %s", err->message);
+  record_rotation(kw->host, kw->key_id, id, statement);
   g_free(kw->key_id);
   kw->key_id = g_steal_pointer(&id);
+}
+
+/* A key rotated while the daemon was stopped: the newest checkpoint is another key's. */
+static void record_offline_rotation(const AvmaHostConfig *config, KeyWatch *kw) {
+  g_autofree char *signer = avma_checkpoint_last_signer(config->state_dir);
+  if (!signer || !strcmp(signer, kw->key_id))
+    return;
+  g_autofree char *path = avma_hostkey_rotation_path(config->state_dir, kw->key_id);
+  g_autofree char *statement = NULL;
+  if (!g_file_get_contents(path, &statement, NULL, NULL))
+    g_warning("host signing key changed from %s to %s without a rotation statement (%s)", signer,
+              kw->key_id, path);
+  record_rotation(kw->host, signer, kw->key_id, statement);
 }
 
 /* Options and configuration; NULL (with *exit_code) when the process ends here. */
@@ -174,6 +193,7 @@ int main(int argc, char **argv) {
   }
   /* hostkey is declared before it, so it goes after it; the recorder after it, so it goes before:
    * the last checkpoint, signed at exit, covers the agent's stop record. */
+  record_offline_rotation(config, &kw);
   g_autoptr(AvmaCheckpointer) checkpoints = avma_checkpointer_new(host, hostkey);
   g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
   g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);

@@ -145,4 +145,28 @@ tampered "the bundle checked with another host's key" "$T/other/host-key.pub" \
 verify "$T/missing.jsonl" --key "$PUB" >/dev/null 2>&1
 eq "a missing bundle: exit 2" "$?" 2
 
+# A rotation while the daemon is stopped is recorded at its next start; a bundle carries the
+# installed certificate, which --root alone checks.
+MID_ID=$(host key show --json | jq -r .key_id)
+host key rotate >/dev/null 2>&1
+NEW_ID=$(host key show --json | jq -r .key_id)
+host key root-new --out "$T/admin" >/dev/null
+host key certify --root "$T/admin/root.sec" "$PUB" --name kvm-07 --out "$T/kvm.cert" >/dev/null
+host key install-cert "$T/kvm.cert" --root "$T/admin/root.pub" >/dev/null
+hostd vm1
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null
+eq "12315: a rotation while stopped is recorded at start" \
+  "$(jq -r 'select(.event_id == 12315) | "\(.old_key_id) \(.new_key_id)"' "$L" | tail -1)" \
+  "$MID_ID $NEW_ID"
+host export --since "$M" --output "$T/bc.jsonl" 2>/dev/null
+eq "the bundle carries both rotations and the certificate" \
+  "$(grep -c '^{"rotation":' "$T/bc.jsonl") $(grep -c '^{"cert":' "$T/bc.jsonl")" "2 1"
+out=$(verify "$T/bc.jsonl" --key "$OLD_PUB"); rc=$?
+eq "two rotations: verifies with the first key ($out)" "$rc" 0
+out=$(verify "$T/bc.jsonl" --root "$T/admin/root.pub"); rc=$?
+eq "--root alone: the bundle's certificate ($out)" "$rc" 0
+host key root-new --out "$T/admin2" >/dev/null
+out=$(verify "$T/bc.jsonl" --root "$T/admin2/root.pub"); rc=$?
+eq "--root of another provider: exit 1 ($out)" "$rc" 1
+
 exit $FAILED
