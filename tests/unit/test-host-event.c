@@ -244,11 +244,15 @@ static GPtrArray *generic_fields(JsonObject *o) {
 
 static void test_journal(void **state) {
   (void)state;
-  g_auto(AvmaHostEvent) d, i, l;
+  g_auto(AvmaHostEvent) d, i, l, r, fa, n, ro;
   decision(&d);
   invalid(&i);
   licence(&l);
-  const AvmaHostEvent *evs[] = {&d, &i, &l};
+  vm_run(&r);
+  facts(&fa);
+  note(&n);
+  rotation(&ro);
+  const AvmaHostEvent *evs[] = {&d, &i, &l, &r, &fa, &n, &ro};
   for (gsize k = 0; k < G_N_ELEMENTS(evs); k++) {
     g_autoptr(JsonObject) o = avma_host_event_to_json(evs[k]);
     g_autoptr(GPtrArray) want = generic_fields(o);
@@ -263,6 +267,13 @@ static void test_journal(void **state) {
   assert_string_equal(mi, "AVMA request from fixed: Invalid Data (frame failed its check)");
   g_autofree char *ml = avma_host_event_message(&l);
   assert_string_equal(ml, "AVMA host licence set: Windows Server 2022 Datacenter, activated");
+  g_autofree char *mr = avma_host_event_message(&r);
+  assert_string_equal(mr, "AVMA VM web1 stopped running here (host-rebooted, repaired)");
+  g_autofree char *mf = avma_host_event_message(&fa);
+  assert_string_equal(mf, "AVMA host facts: 2 socket(s) x 16 core(s) x 2 thread(s), 64 CPU(s) "
+                          "(libvirt)");
+  g_autofree char *mro = avma_host_event_message(&ro);
+  assert_string_equal(mro, "AVMA host key rotated from 3A6D8FD43A95B58E to FE495CCA8B8C4404");
 }
 
 /* Logs are hostile input: a tampered or corrupt line must read as something harmless. */
