@@ -1064,6 +1064,11 @@ static AvmaHistoryRows *pending_rows(AvmaHistory *h, AvmaHistoryLog which, const
   for (guint i = 0; i < lines->len; i++) {
     AvmaHostEvent *ev = g_new0(AvmaHostEvent, 1);
     avma_host_event_from_json(lines->pdata[i], ev);
+    /* A licence change the store holds already (from the other log) counts once. */
+    if (rows_kind == ROWS_LICENCE && licence_known(h, ev, NULL) == 1) {
+      avma_host_event_free(ev);
+      continue;
+    }
     g_ptr_array_add(rows->records, ev);
   }
   return rows;

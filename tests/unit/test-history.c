@@ -227,6 +227,14 @@ static void test_host_records(void **state) {
   AvmaHistoryFactsRow frow;
   assert_false(avma_history_next_facts(fr, &frow));
   assert_true(avma_history_rows_finish(fr, NULL));
+  /* licence-history.jsonl's pending line of a change the store has from events.jsonl is not a
+   * second change for the report. */
+  g_autoptr(AvmaHistory) mem2 = avma_history_open_memory(NULL);
+  assert_true(avma_history_sync_log(mem2, AVMA_HISTORY_LOG_EVENTS, f->log, &n, NULL));
+  AvmaHistoryRows *lr = avma_history_pending_rows(mem2, AVMA_HISTORY_LOG_LICENCE, hist, NULL);
+  AvmaHistoryLicenceRow lrow;
+  assert_false(avma_history_next_licence(lr, &lrow));
+  assert_true(avma_history_rows_finish(lr, NULL));
   /* The same change again from licence-history.jsonl (a store rebuilt in the other order). */
   g_autoptr(AvmaHistory) mem = avma_history_open_memory(NULL);
   assert_true(avma_history_sync_log(mem, AVMA_HISTORY_LOG_EVENTS, f->log, &n, NULL));
