@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
    * the last checkpoint, signed at exit, covers the agent's stop record. */
   record_offline_rotation(config, &kw);
   g_autoptr(AvmaCheckpointer) checkpoints = avma_checkpointer_new(host, hostkey);
-  g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
+  g_autoptr(AvmaRecorder) recorder = avma_recorder_new(host, history);
   g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);

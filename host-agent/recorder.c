@@ -40,6 +40,8 @@ static void failed(AvmaRecorder *r, const char *what, GError *err) {
 }
 
 static void sync_logs(AvmaRecorder *r) {
+  if (!r->history)
+    return;
   g_autoptr(GError) err = NULL;
   /* The store mirrors durable records only: a record it held but a crash took from the log
    * would be a disagreement `history verify` reports. Usually the commit already ran. */
@@ -71,7 +73,7 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   (void)vm;
   (void)ev;
   AvmaRecorder *r = user;
-  if (!r->sync_timer)
+  if (r->history && !r->sync_timer)
     r->sync_timer = g_timeout_add(SYNC_BATCH_MS, on_sync_timer, r);
 }
 
@@ -225,23 +227,17 @@ static char *read_trimmed(const char *path) {
   return g_strstrip(s);
 }
 
-AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
-  AvmaRecorder *r = g_new0(AvmaRecorder, 1);
-  r->host = avma_host_ref(host);
-  r->history = history;
-  const AvmaHostConfig *c = avma_host_config(host);
-  r->events_path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
-  r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
-  r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  gint64 now = avma_now();
-
+/* What the store knows at start: the log's records it lacks imported first (the runs it holds
+ * open are the ones the log recorded), the last 12311, the last decisions, the boot id. */
+static void start_from_store(AvmaRecorder *r, gint64 now) {
+  AvmaHistory *history = r->history;
+  const AvmaHostConfig *c = avma_host_config(r->host);
   /* Read before anything is written: every write moves alive_at. */
   g_autofree char *alive = avma_history_meta_get(history, "alive_at");
   g_autofree char *boot_prev = avma_history_meta_get(history, "boot_id");
   g_autofree char *boot = read_trimmed("/proc/sys/kernel/random/boot_id");
   r->prev_alive = alive ? g_ascii_strtoll(alive, NULL, 10) : now;
   g_autoptr(GError) err = NULL;
-  /* The log first: the VM runs the store holds open are the ones the log recorded. */
   guint imported = 0;
   if (!avma_history_sync_log(history, AVMA_HISTORY_LOG_EVENTS, r->events_path, &imported, &err))
     failed(r, "importing events.jsonl", err);
@@ -253,11 +249,13 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   else if (imported)
     g_message("history: imported %u licence change(s)", imported);
   g_clear_error(&err);
-  r->open = avma_history_running_vms(history, &err);
-  if (!r->open) {
+  GHashTable *open = avma_history_running_vms(history, &err);
+  if (open) {
+    g_hash_table_unref(r->open);
+    r->open = open;
+  } else {
     failed(r, "reading VM states", err);
     g_clear_error(&err);
-    r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   }
   g_autofree char *last_licence = avma_history_chain_licence(history);
   if (last_licence) {
@@ -273,7 +271,7 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
    * only after the guest's next renewal (up to a day later). */
   g_autoptr(GHashTable) last = avma_history_last_decisions(history, &err);
   if (last)
-    avma_host_restore_decisions(host, last);
+    avma_host_restore_decisions(r->host, last);
   else
     failed(r, "reading last decisions", err);
   g_clear_error(&err);
@@ -291,23 +289,39 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   }
   if (boot && !avma_history_meta_set(history, "boot_id", boot, &err))
     failed(r, "boot id", err);
-  g_clear_error(&err);
+}
+
+AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
+  AvmaRecorder *r = g_new0(AvmaRecorder, 1);
+  r->host = avma_host_ref(host);
+  r->history = history;
+  const AvmaHostConfig *c = avma_host_config(host);
+  r->events_path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
+  r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
+  r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  /* Without a store the records still go to the log (it is the durable record); only what the
+   * store would tell (runs left open by the last run, the last licence) is not known. */
+  if (history)
+    start_from_store(r, avma_now());
   g_autofree char *note = g_strdup_printf("avma-hostd %s", AVMA_VERSION);
   append_note(r, "agent-start", note);
   record_licence(r);
 
   r->observer = avma_host_add_observer(host, on_event, r);
   r->vm_observer = avma_host_add_vm_observer(host, on_vm, r);
-  g_autoptr(GFile) lf = g_file_new_for_path(r->licence_path);
-  r->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_NONE, NULL, NULL);
-  if (r->licence_monitor)
-    g_signal_connect(r->licence_monitor, "changed", G_CALLBACK(on_licence_file), r);
   g_autofree char *conf = avma_host_state_path(c, AVMA_LICENCE_FILE);
   g_autoptr(GFile) cf = g_file_new_for_path(conf);
   /* WATCH_MOVES: `license set` replaces the file by rename. */
   r->licence_conf_monitor = g_file_monitor_file(cf, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
   if (r->licence_conf_monitor)
     g_signal_connect(r->licence_conf_monitor, "changed", G_CALLBACK(on_licence_conf), r);
+  if (!history)
+    return r;
+  g_autoptr(GFile) lf = g_file_new_for_path(r->licence_path);
+  r->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_NONE, NULL, NULL);
+  if (r->licence_monitor)
+    g_signal_connect(r->licence_monitor, "changed", G_CALLBACK(on_licence_file), r);
   r->prune_idle = g_idle_add_full(G_PRIORITY_LOW, prune_step, r, NULL);
   r->prune_timer = g_timeout_add_seconds(PRUNE_EVERY_S, on_prune_timer, r);
   return r;

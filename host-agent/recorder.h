@@ -10,7 +10,8 @@
 
 typedef struct AvmaRecorder AvmaRecorder;
 
-/* Attach history (borrowed: it must outlive the recorder) to host (a reference is held; the
+/* Attach history (borrowed: it must outlive the recorder; NULL when the store is unusable: the
+ * records still go to the log, nothing is imported or pruned) to host (a reference is held; the
  * recorder's observers go when it is freed). At once: imports what events.jsonl and
  * licence-history.jsonl hold that the store lacks (the first start imports them whole); records
  * the agent's start and the licence when it differs from the log's last 12311; and deals with VMs

@@ -169,4 +169,20 @@ host key root-new --out "$T/admin2" >/dev/null
 out=$(verify "$T/bc.jsonl" --root "$T/admin2/root.pub"); rc=$?
 eq "--root of another provider: exit 1 ($out)" "$rc" 1
 
+# A store that cannot be opened stops neither activations nor the daemon's records: they go to
+# the log, the durable record, whatever becomes of the index.
+mv "$T/host/history.db" "$T/history.db.away"
+rm -f "$T/host/history.db-wal" "$T/host/history.db-shm"
+mkdir "$T/host/history.db"
+n0=$(kinds 12314)
+hostd vm1
+guest vm1 ato >/dev/null
+eq "no store: activation still works" "$?" 0
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null
+eq "no store: agent start and stop still recorded" "$(($(kinds 12314) - n0))" 2
+eq "no store: vm1's run recorded" "$(tail -5 "$L" | grep -c '"event_id":12312,.*"vm":"vm1"')" 1
+rmdir "$T/host/history.db"
+out=$(host history verify); rc=$?
+eq "no store: the log is intact ($out)" "$rc" 0
+
 exit $FAILED
