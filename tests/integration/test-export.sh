@@ -97,6 +97,10 @@ host export --since "$M" --output "$T/bm.jsonl" 2>/dev/null
 eq "export --since M: no records" "$(grep -c '"seq":' "$T/bm.jsonl")" 0
 out=$(verify "$T/bm.jsonl" --key "$PUB"); rc=$?
 eq "export --since M: verifies ($out)" "$rc" 0
+host export --since 100000 --output "$T/bbeyond.jsonl" 2>/dev/null
+out=$(verify "$T/bbeyond.jsonl" --key "$PUB"); rc=$?
+eq "export --since beyond M: no records, verifies ($out)" \
+  "$rc $(grep -c '"seq":' "$T/bbeyond.jsonl")" "0 0"
 
 # Another host: its key and its checkpoint.
 mkdir -p "$T/other"
