@@ -15,6 +15,10 @@
 #define MSGID_12309 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e09"
 #define MSGID_12310 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e10"
 #define MSGID_12311 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e11"
+#define MSGID_12312 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e12"
+#define MSGID_12313 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e13"
+#define MSGID_12314 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e14"
+#define MSGID_12315 "7a1c3d0e5b9f4c21a8e6f40b2d9c1e15"
 
 /* The members every record starts with. The guest's 12309 records are written here; the host's
  * come from host-agent/host-event.c's field table, which has the same names. */
@@ -71,9 +75,13 @@ const char *avma_event_log_path(AvmaEventLog *log) {
 
 /* The fields every record starts with in the journal; the caller adds its own AVMA_* ones. */
 static GPtrArray *journal_head(gint64 id, gboolean warning, const char *message) {
-  const char *msgid = id == AVMA_EVENT_GUEST  ? MSGID_12309
-                      : id == AVMA_EVENT_HOST ? MSGID_12310
-                                              : MSGID_12311;
+  const char *msgid = id == AVMA_EVENT_GUEST      ? MSGID_12309
+                      : id == AVMA_EVENT_HOST     ? MSGID_12310
+                      : id == AVMA_EVENT_VM_RUN   ? MSGID_12312
+                      : id == AVMA_EVENT_FACTS    ? MSGID_12313
+                      : id == AVMA_EVENT_NOTE     ? MSGID_12314
+                      : id == AVMA_EVENT_ROTATION ? MSGID_12315
+                                                  : MSGID_12311;
   GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
   g_ptr_array_add(fields, g_strdup_printf("MESSAGE=%s", message));
   g_ptr_array_add(fields, g_strdup_printf("MESSAGE_ID=%s", msgid));

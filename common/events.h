@@ -6,9 +6,13 @@
 
 #include "policy.h"
 
-#define AVMA_EVENT_GUEST 12309   /* guest: one per activation attempt */
-#define AVMA_EVENT_HOST 12310    /* host: one per AVMA request */
-#define AVMA_EVENT_LICENCE 12311 /* host: licence state changed (ours) */
+#define AVMA_EVENT_GUEST 12309    /* guest: one per activation attempt */
+#define AVMA_EVENT_HOST 12310     /* host: one per AVMA request */
+#define AVMA_EVENT_LICENCE 12311  /* host: licence state changed (ours) */
+#define AVMA_EVENT_VM_RUN 12312   /* host: a VM started or stopped running (ours) */
+#define AVMA_EVENT_FACTS 12313    /* host: processor topology (ours) */
+#define AVMA_EVENT_NOTE 12314     /* host: agent start/stop (ours) */
+#define AVMA_EVENT_ROTATION 12315 /* host: host key rotated (ours) */
 
 typedef enum { AVMA_JOURNAL_AUTO, AVMA_JOURNAL_YES, AVMA_JOURNAL_NO } AvmaJournalMode;
 gboolean avma_journal_mode_parse(const char *s, AvmaJournalMode *out);

@@ -8,8 +8,6 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#define MAGIC "avma-checkpoint v1"
-
 struct AvmaCheckpointer {
   AvmaHost *host; /* a reference */
   AvmaHostKey *key;
@@ -19,52 +17,6 @@ struct AvmaCheckpointer {
   guint timer;        /* armed while records wait for a checkpoint */
   guint idle;         /* a checkpoint due by count */
 };
-
-void avma_checkpoint_clear(AvmaCheckpoint *cp) {
-  g_free(cp->host_id);
-  memset(cp, 0, sizeof *cp);
-}
-
-char *avma_checkpoint_text(const AvmaCheckpoint *cp) {
-  g_autofree char *at = avma_time_format(cp->signed_at);
-  return g_strdup_printf(MAGIC "\nhost %s\nlog events.jsonl\nseq %" G_GUINT64_FORMAT
-                               "\nhead %s\nsigned-at %s\n",
-                         cp->host_id, cp->seq, cp->head, at);
-}
-
-static gboolean bad(GError **error, const char *why) {
-  g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a checkpoint: %s", why);
-  return FALSE;
-}
-
-gboolean avma_checkpoint_open(const char *note, const AvmaNoteKey *keys, gsize n_keys,
-                              AvmaCheckpoint *out, GError **error) {
-  memset(out, 0, sizeof *out);
-  g_autofree char *text = NULL;
-  if (!avma_note_open(note, keys, n_keys, &text, NULL, error))
-    return FALSE;
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  if (g_strv_length(lines) != 7 || strcmp(lines[0], MAGIC) || *lines[6])
-    return bad(error, "unexpected lines");
-  const char *want[] = {"host ", "log ", "seq ", "head ", "signed-at "};
-  for (int i = 0; i < 5; i++)
-    if (!g_str_has_prefix(lines[i + 1], want[i]))
-      return bad(error, want[i]);
-  const char *host = lines[1] + 5, *seq = lines[3] + 4, *head = lines[4] + 5, *at = lines[5] + 10;
-  guint64 s = 0;
-  if (!g_ascii_string_to_unsigned(seq, 10, 1, G_MAXINT64, &s, NULL))
-    return bad(error, "seq");
-  if (strlen(head) != AVMA_CHAIN_HASH_HEX - 1 || strspn(head, "0123456789abcdef") != strlen(head))
-    return bad(error, "head");
-  gint64 t = 0;
-  if (!avma_time_parse(at, &t))
-    return bad(error, "signed-at");
-  out->seq = s;
-  memcpy(out->head, head, AVMA_CHAIN_HASH_HEX);
-  out->host_id = g_strdup(host);
-  out->signed_at = t;
-  return TRUE;
-}
 
 gboolean avma_checkpointer_write(AvmaCheckpointer *c, GError **error) {
   AvmaChainLog *log = avma_host_chain_log(c->host);
@@ -174,4 +126,27 @@ void avma_checkpointer_free(AvmaCheckpointer *c) {
   g_free(c->path);
   avma_host_free(c->host);
   g_free(c);
+}
+
+char *avma_checkpoint_last_signer(const char *state_dir) {
+  g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
+  g_autofree char *data = NULL;
+  if (!g_file_get_contents(path, &data, NULL, NULL))
+    return NULL;
+  g_strchomp(data);
+  const char *last = strrchr(data, '\n');
+  last = last ? last + 1 : data;
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, NULL);
+  if (!keys || !json_parser_load_from_data(p, last, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return NULL;
+  const char *note = json_object_get_string_member_with_default(
+      json_node_get_object(json_parser_get_root(p)), "note", NULL);
+  g_autofree char *text = NULL, *signer = NULL;
+  if (!note ||
+      !avma_note_open(note, (const AvmaNoteKey *)keys->data, keys->len, &text, &signer, NULL) ||
+      !g_str_has_prefix(signer, AVMA_KEYCERT_HOST))
+    return NULL;
+  return g_strdup(signer + strlen(AVMA_KEYCERT_HOST));
 }

@@ -8,6 +8,7 @@
 #include "state-files.h"
 #include <glib.h>
 
+#include "checkpoint-note.h"
 #include "host.h"
 #include "hostkey.h"
 
@@ -20,18 +21,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaCheckpointer, avma_checkpointer_free)
 /* Sign the head now (when it moved since the last checkpoint). */
 gboolean avma_checkpointer_write(AvmaCheckpointer *c, GError **error);
 
-/* A checkpoint as its note says. */
-typedef struct {
-  guint64 seq;
-  char head[AVMA_CHAIN_HASH_HEX];
-  char *host_id;
-  gint64 signed_at;
-} AvmaCheckpoint;
-void avma_checkpoint_clear(AvmaCheckpoint *cp);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AvmaCheckpoint, avma_checkpoint_clear)
-/* The note's text for a checkpoint (what is signed). Caller frees. */
-char *avma_checkpoint_text(const AvmaCheckpoint *cp);
-/* Open a checkpoint note with any of keys (AVMA_SIGN_ERROR on a bad or foreign signature) and
- * parse its text (G_IO_ERROR_INVALID_DATA when it is not a checkpoint). */
-gboolean avma_checkpoint_open(const char *note, const AvmaNoteKey *keys, gsize n_keys,
-                              AvmaCheckpoint *out, GError **error);
+/* The key id (hex) that signed the newest checkpoint of STATE/checkpoints.jsonl, when it is one
+ * of the host's keys; NULL otherwise. A daemon that starts with another key was rotated while
+ * stopped. Caller frees. */
+char *avma_checkpoint_last_signer(const char *state_dir);
+
+/* The note itself (AvmaCheckpoint, avma_checkpoint_text, avma_checkpoint_open). */
+G_STATIC_ASSERT(AVMA_CHECKPOINT_HEAD_HEX == AVMA_CHAIN_HASH_HEX);

@@ -16,9 +16,13 @@
 
 #define FOLLOW_POLL_MS 200
 
+/* Only 12310 records: the log's other kinds (licence, runs, facts, notes, rotations) are not
+ * events of this listing. */
 static gboolean match(const AvmaEventFilter *f, JsonObject *o) {
   g_auto(AvmaHostEvent) ev;
   avma_host_event_from_json(o, &ev);
+  if (ev.kind != AVMA_HOST_EVENT_DECISION && ev.kind != AVMA_HOST_EVENT_INVALID_DATA)
+    return FALSE;
   return avma_event_filter_match(f, &ev);
 }
 

@@ -61,29 +61,6 @@ static gboolean check_row(const char *record, gboolean columns_match, gpointer u
   return TRUE;
 }
 
-/* The host's keys a checkpoint may be signed by: the current one and those it rotated from. */
-static GArray *host_keys(const char *state_dir, GError **error) {
-  GArray *keys = g_array_new(FALSE, TRUE, sizeof(AvmaNoteKey));
-  AvmaNoteKey k = {0};
-  if (!avma_hostkey_load_public(state_dir, &k.pub, error)) {
-    g_array_unref(keys);
-    return NULL;
-  }
-  g_array_append_val(keys, k);
-  g_autofree char *dir = g_build_filename(state_dir, AVMA_HOSTKEY_DIR, NULL);
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    if (!g_str_has_suffix(n, ".pub"))
-      continue;
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    AvmaNoteKey old = {0};
-    if (avma_public_key_load(p, &old.pub, NULL))
-      g_array_append_val(keys, old);
-  }
-  return keys;
-}
-
 /* Each checkpoint's signature, then what it vouches for: its record still there with the hash
  * signed. *count gets how many were checked. FALSE: cannot read. */
 static gboolean check_checkpoints(const char *state_dir, AvmaChainReport *r, guint *count,
@@ -98,7 +75,7 @@ static gboolean check_checkpoints(const char *state_dir, AvmaChainReport *r, gui
     g_propagate_error(error, g_steal_pointer(&local));
     return FALSE;
   }
-  g_autoptr(GArray) keys = host_keys(state_dir, error);
+  g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, error);
   if (!keys)
     return FALSE;
   g_auto(GStrv) lines = g_strsplit(data, "\n", -1);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* The store, or, when the daemon has not created one yet, a scratch store in memory filled from
- * the event logs (no VM run intervals then: only the daemon records those). */
+ * the event logs (events.jsonl holds the VM run intervals the daemon recorded too). */
 static AvmaHistory *open_history(const AvmaHostConfig *c, const char *events_log,
                                  const char *licence_log, gboolean *scratch, GError **error) {
   g_autofree char *db = avma_host_state_path(c, AVMA_HISTORY_FILE);
@@ -25,7 +25,7 @@ static AvmaHistory *open_history(const AvmaHostConfig *c, const char *events_log
   }
   fprintf(stderr,
           "avma-host: warning: no history store yet (avma-hostd creates %s): reporting from the "
-          "event logs, without VM run intervals\n",
+          "event logs\n",
           db);
   *scratch = TRUE;
   g_autoptr(AvmaHistory) mem = avma_history_open_memory(error);

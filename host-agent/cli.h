@@ -38,6 +38,7 @@ int avma_cli_cluster_check(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_kvp(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_channel_add(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_history_verify(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_export(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_channel_remove(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_key_show(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_key_create(const AvmaCliGlobals *g, int argc, char **argv);

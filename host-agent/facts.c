@@ -1,4 +1,4 @@
-/* facts: host topology and VM vCPUs, into the history store. */
+/* facts: host topology (into the record log) and VM vCPUs (into the history store). */
 #include "facts.h"
 
 #include "timeutil.h"
@@ -14,6 +14,7 @@ struct AvmaFacts {
   virConnectPtr conn;  /* borrowed */
   GHashTable *pending; /* VM UUID -> name: vCPUs to read at the next idle */
   guint idle;
+  AvmaHostEvent *last; /* the host facts last recorded */
 };
 
 static char *read_trimmed(const char *path) {
@@ -61,12 +62,26 @@ void avma_host_facts_probe(AvmaHostFacts *f) {
   f->source = "sysconf";
 }
 
+/* A 12313 record in the record log (the store imports it from there) when the facts differ from
+ * the last this daemon recorded, so each start records them once and a change again. */
 static void record_host(AvmaFacts *f, AvmaHostFacts *hf) {
-  hf->hostname = g_get_host_name();
-  hf->host_id = avma_host_identity(f->host);
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_facts(&ev, avma_now());
+  ev.hostname = g_strdup(g_get_host_name());
+  ev.sockets = hf->sockets;
+  ev.cores_per_socket = hf->cores_per_socket;
+  ev.threads_per_core = hf->threads_per_core;
+  ev.cpus = hf->cpus;
+  ev.facts_source = g_strdup(hf->source ? hf->source : "");
+  if (f->last && avma_host_event_same_state(f->last, &ev))
+    return;
   g_autoptr(GError) err = NULL;
-  if (!avma_history_record_host_facts(f->history, avma_now(), hf, &err))
+  if (!avma_host_append_record(f->host, &ev, NULL, &err)) {
     g_warning("cannot record host facts: %s", err->message);
+    return;
+  }
+  avma_host_event_free(f->last);
+  f->last = avma_host_event_copy(&ev);
 }
 
 /* The report must be reproducible from history alone, so the vCPUs libvirt knows are recorded
@@ -96,7 +111,7 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   (void)h;
   (void)ev;
   AvmaFacts *f = user;
-  if (!f->conn || !avma_vm_has_domain(vm))
+  if (!vm || !f->conn || !avma_vm_has_domain(vm))
     return;
   g_hash_table_replace(f->pending, g_strdup(avma_vm_uuid(vm)), g_strdup(avma_vm_name(vm)));
   if (!f->idle)
@@ -108,12 +123,11 @@ AvmaFacts *avma_facts_new(AvmaHost *host, AvmaHistory *history) {
   f->host = avma_host_ref(host);
   f->history = history;
   f->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  if (history) {
-    AvmaHostFacts hf;
-    avma_host_facts_probe(&hf);
-    record_host(f, &hf);
+  AvmaHostFacts hf;
+  avma_host_facts_probe(&hf);
+  record_host(f, &hf);
+  if (history)
     f->observer = avma_host_add_observer(host, on_event, f);
-  }
   return f;
 }
 
@@ -124,6 +138,7 @@ void avma_facts_free(AvmaFacts *f) {
   if (f->idle)
     g_source_remove(f->idle);
   g_hash_table_unref(f->pending);
+  avma_host_event_free(f->last);
   avma_host_free(f->host);
   g_free(f);
 }
@@ -131,7 +146,7 @@ void avma_facts_free(AvmaFacts *f) {
 void avma_facts_set_connection(AvmaFacts *f, virConnectPtr conn) {
   f->conn = conn;
   virNodeInfo ni;
-  if (!conn || !f->history || virNodeGetInfo(conn, &ni) != 0)
+  if (!conn || virNodeGetInfo(conn, &ni) != 0)
     return;
   /* Sockets and cores for the licensable-core count, as libvirt sees them. */
   AvmaHostFacts hf = {.sockets = (int)(ni.nodes * ni.sockets),

@@ -1,5 +1,6 @@
 /* facts: what the compliance report needs to know about the host and its VMs besides events
- * (processor topology, each VM's vCPUs), found out and recorded in the history store. */
+ * (processor topology, each VM's vCPUs), found out and recorded: the topology as 12313 records in
+ * the record log (at start and when it changes), vCPUs in the history store. */
 #pragma once
 #include <glib.h>
 #include <libvirt/libvirt.h>
@@ -12,7 +13,7 @@ typedef struct AvmaFacts AvmaFacts;
 /* Records the host's topology from sysfs at once and, after each decision of a libvirt domain,
  * its vCPU count (only changes are stored; read after the reply went out, so a libvirt call
  * never delays the guest's answer). host: a reference is held, the observer goes when freed;
- * history (borrowed, may be NULL: nothing is recorded) must outlive it. */
+ * history (borrowed, may be NULL: no vCPUs are recorded) must outlive it. */
 AvmaFacts *avma_facts_new(AvmaHost *host, AvmaHistory *history);
 void avma_facts_free(AvmaFacts *f);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaFacts, avma_facts_free)

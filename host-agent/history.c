@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+/* meta: the last 12311 line of events.jsonl (what the daemon last recorded of the licence). */
+#define CHAIN_LICENCE_META "chain_licence"
 #define READ_CHUNK (4 * 1024 * 1024)
 
 /* Migration N brings user_version from N-1 to N. Never edit a released one: add another. */
@@ -304,6 +306,10 @@ gboolean avma_history_meta_set(AvmaHistory *h, const char *key, const char *valu
   WRITE_TX(h, error, set_meta_raw(h, key, value, error));
 }
 
+char *avma_history_chain_licence(AvmaHistory *h) {
+  return avma_history_meta_get(h, CHAIN_LICENCE_META);
+}
+
 /* ---- records -------------------------------------------------------------------------------- */
 
 char *avma_history_vm_key(const char *name, const char *uuid) {
@@ -369,8 +375,40 @@ gboolean avma_history_add_event(AvmaHistory *h, JsonObject *ev, const char *line
   WRITE_TX(h, error, insert_event(h, &typed, line ? line : own, error));
 }
 
+/* Whether the store already holds this licence change (the same licence set at the same time by
+ * the same user): `license set` logs it in licence-history.jsonl and the daemon in events.jsonl,
+ * and a report must count it once. */
+static int licence_known(AvmaHistory *h, const AvmaHostEvent *rec, GError **error) {
+  sqlite3_stmt *st = prepare(h,
+                             "SELECT 1 FROM licence_changes WHERE version = ?1 AND edition = ?2 "
+                             "AND activated = ?3 AND key_last5 = ?4 AND set_by = ?5 AND "
+                             "CASE WHEN json_valid(record) THEN json_extract(record, '$.set_at') "
+                             "END = ?6 LIMIT 1",
+                             error);
+  if (!st)
+    return -1;
+  g_autofree char *set_at = avma_host_event_time_text(rec->licence_set_at);
+  sqlite3_bind_text(st, 1, rec->licence_version ? rec->licence_version : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, rec->licence_edition ? rec->licence_edition : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, rec->licence_activated);
+  sqlite3_bind_text(st, 4, rec->key_last5 ? rec->key_last5 : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, rec->licence_set_by ? rec->licence_set_by : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, set_at, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW)
+    return 1;
+  if (rc == SQLITE_DONE)
+    return 0;
+  db_fail(h, "query licence changes", error);
+  return -1;
+}
+
 static gboolean insert_licence(AvmaHistory *h, const AvmaHostEvent *rec, const char *line,
                                GError **error) {
+  int known = licence_known(h, rec, error);
+  if (known != 0)
+    return known > 0;
   sqlite3_stmt *st = prepare(h,
                              "INSERT INTO licence_changes(time, version, edition, activated, "
                              "key_last5, set_by, record) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -618,6 +656,40 @@ static goffset resume_offset(AvmaHistory *h, AvmaHistoryLog which, const char *p
   return o;
 }
 
+/* One record of events.jsonl into the table of its kind. The chain is the durable record; the
+ * tables are its index, so kinds without a table (key rotations) and ids this build does not
+ * know are left in the log only. */
+static gboolean import_record(AvmaHistory *h, const AvmaHostEvent *ev, const char *line,
+                              GError **error) {
+  switch (ev->kind) {
+  case AVMA_HOST_EVENT_DECISION:
+  case AVMA_HOST_EVENT_INVALID_DATA:
+    return insert_event(h, ev, line, error);
+  case AVMA_HOST_EVENT_LICENCE:
+    /* The daemon's record of the licence it read, for the log of the last one; the store keeps
+     * one row per change whichever log told it first. */
+    return set_meta_raw(h, CHAIN_LICENCE_META, line, error) && insert_licence(h, ev, line, error);
+  case AVMA_HOST_EVENT_VM_RUN:
+    return insert_vm_state(h, ev->time, ev->vm, ev->vm_uuid, ev->running, ev->reason_text, error);
+  case AVMA_HOST_EVENT_FACTS: {
+    AvmaHostFacts f = {.hostname = ev->hostname,
+                       .host_id = ev->host_id,
+                       .sockets = (int)ev->sockets,
+                       .cores_per_socket = (int)ev->cores_per_socket,
+                       .threads_per_core = (int)ev->threads_per_core,
+                       .cpus = (int)ev->cpus,
+                       .source = ev->facts_source};
+    return insert_host_facts(h, ev->time, &f, error);
+  }
+  case AVMA_HOST_EVENT_NOTE:
+    return insert_note(h, ev->time, ev->note_what ? ev->note_what : "", ev->note_detail, error);
+  case AVMA_HOST_EVENT_ROTATION:
+  case AVMA_HOST_EVENT_OTHER:
+    break;
+  }
+  return TRUE;
+}
+
 static gboolean import_line(JsonObject *o, const char *line, gpointer user, GError **error) {
   gpointer *ctx = user;
   AvmaHistory *h = ctx[0];
@@ -625,8 +697,11 @@ static gboolean import_line(JsonObject *o, const char *line, gpointer user, GErr
   guint *count = ctx[2];
   g_auto(AvmaHostEvent) ev;
   avma_host_event_from_json(o, &ev);
-  gboolean ok = which == AVMA_HISTORY_LOG_EVENTS ? insert_event(h, &ev, line, error)
-                                                 : insert_licence(h, &ev, line, error);
+  gboolean ok;
+  if (which == AVMA_HISTORY_LOG_LICENCE)
+    ok = insert_licence(h, &ev, line, error);
+  else
+    ok = import_record(h, &ev, line, error);
   if (ok)
     (*count)++;
   return ok;
@@ -666,15 +741,28 @@ gboolean avma_history_sync_log(AvmaHistory *h, AvmaHistoryLog which, const char 
   return TRUE;
 }
 
+/* Readers of pending lines want 12310 records (events, report): the chain's other kinds go to
+ * their own tables when imported. */
 static gboolean collect_line(JsonObject *o, const char *line, gpointer user, GError **error) {
   (void)line;
   (void)error;
-  g_ptr_array_add(user, json_object_ref(o));
+  gpointer *ctx = user;
+  if (GPOINTER_TO_INT(ctx[1]) == AVMA_HISTORY_LOG_EVENTS) {
+    g_auto(AvmaHostEvent) ev;
+    avma_host_event_from_json(o, &ev);
+    int want = GPOINTER_TO_INT(ctx[2]);
+    gboolean is_12310 =
+        ev.kind == AVMA_HOST_EVENT_DECISION || ev.kind == AVMA_HOST_EVENT_INVALID_DATA;
+    if (want < 0 ? !is_12310 : (int)ev.kind != want)
+      return TRUE;
+  }
+  g_ptr_array_add(ctx[0], json_object_ref(o));
   return TRUE;
 }
 
-GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
-                                    GError **error) {
+/* The pending records of one kind (-1: the 12310 ones). */
+static GPtrArray *log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path, int kind,
+                              GError **error) {
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
   struct stat st;
   g_autofree char *identity = NULL;
@@ -682,11 +770,17 @@ GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const 
   if (start < 0 || start == st.st_size)
     return out;
   goffset end;
-  if (!read_lines(path, start, st.st_size, collect_line, out, &end, NULL, error)) {
+  gpointer ctx[3] = {out, GINT_TO_POINTER(which), GINT_TO_POINTER(kind)};
+  if (!read_lines(path, start, st.st_size, collect_line, ctx, &end, NULL, error)) {
     g_ptr_array_unref(out);
     return NULL;
   }
   return out;
+}
+
+GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                    GError **error) {
+  return log_pending(h, which, path, -1, error);
 }
 
 /* ---- queries -------------------------------------------------------------------------------- */
@@ -958,21 +1052,44 @@ AvmaHistoryRows *avma_history_vcpus_all(AvmaHistory *h, GError **error) {
                     0, error);
 }
 
-AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
-                                           GError **error) {
-  g_autoptr(GPtrArray) lines = avma_history_log_pending(h, which, path, error);
+static AvmaHistoryRows *pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                     int kind, RowsKind rows_kind, GError **error) {
+  g_autoptr(GPtrArray) lines = log_pending(h, which, path, kind, error);
   if (!lines)
     return NULL;
   AvmaHistoryRows *rows = g_new0(AvmaHistoryRows, 1);
   rows->h = h;
-  rows->kind = which == AVMA_HISTORY_LOG_EVENTS ? ROWS_EVENT : ROWS_LICENCE;
+  rows->kind = rows_kind;
   rows->records = g_ptr_array_new_full(lines->len, (GDestroyNotify)avma_host_event_free);
   for (guint i = 0; i < lines->len; i++) {
     AvmaHostEvent *ev = g_new0(AvmaHostEvent, 1);
     avma_host_event_from_json(lines->pdata[i], ev);
+    /* A licence change the store holds already (from the other log) counts once. */
+    if (rows_kind == ROWS_LICENCE && licence_known(h, ev, NULL) == 1) {
+      avma_host_event_free(ev);
+      continue;
+    }
     g_ptr_array_add(rows->records, ev);
   }
   return rows;
+}
+
+AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
+                                           GError **error) {
+  return pending_rows(h, which, path, -1,
+                      which == AVMA_HISTORY_LOG_EVENTS ? ROWS_EVENT : ROWS_LICENCE, error);
+}
+
+AvmaHistoryRows *avma_history_pending_states(AvmaHistory *h, const char *events_log,
+                                             GError **error) {
+  return pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, AVMA_HOST_EVENT_VM_RUN, ROWS_STATE,
+                      error);
+}
+
+AvmaHistoryRows *avma_history_pending_facts(AvmaHistory *h, const char *events_log,
+                                            GError **error) {
+  return pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, AVMA_HOST_EVENT_FACTS, ROWS_FACTS,
+                      error);
 }
 
 gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row) {
@@ -1005,6 +1122,16 @@ gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row
 }
 
 gboolean avma_history_next_state(AvmaHistoryRows *rows, AvmaHistoryStateRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_STATE);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryStateRow){.time = ev->time,
+                                 .vm = or_empty(ev->vm),
+                                 .vm_uuid = or_empty(ev->vm_uuid),
+                                 .running = ev->running};
+    return TRUE;
+  }
   if (!rows_step(rows, ROWS_STATE))
     return FALSE;
   *row = (AvmaHistoryStateRow){.time = sqlite3_column_int64(rows->st, 0),
@@ -1037,6 +1164,20 @@ gboolean avma_history_next_licence(AvmaHistoryRows *rows, AvmaHistoryLicenceRow 
 }
 
 gboolean avma_history_next_facts(AvmaHistoryRows *rows, AvmaHistoryFactsRow *row) {
+  if (rows && rows->records) {
+    const AvmaHostEvent *ev = rows_record(rows, ROWS_FACTS);
+    if (!ev)
+      return FALSE;
+    *row = (AvmaHistoryFactsRow){.time = ev->time,
+                                 .facts = {.hostname = or_empty(ev->hostname),
+                                           .host_id = or_empty(ev->host_id),
+                                           .sockets = (int)ev->sockets,
+                                           .cores_per_socket = (int)ev->cores_per_socket,
+                                           .threads_per_core = (int)ev->threads_per_core,
+                                           .cpus = (int)ev->cpus,
+                                           .source = or_empty(ev->facts_source)}};
+    return TRUE;
+  }
   if (!rows_step(rows, ROWS_FACTS))
     return FALSE;
   sqlite3_stmt *st = rows->st;

@@ -33,6 +33,10 @@ gboolean avma_history_commit(AvmaHistory *h, GError **error);
 char *avma_history_meta_get(AvmaHistory *h, const char *key);
 gboolean avma_history_meta_set(AvmaHistory *h, const char *key, const char *value, GError **error);
 
+/* The last 12311 line the store imported from events.jsonl (NULL when none): the licence the
+ * daemon last recorded. Caller frees. */
+char *avma_history_chain_licence(AvmaHistory *h);
+
 /* A 12310 record as logged (line: its JSON text; NULL to serialise ev). */
 gboolean avma_history_add_event(AvmaHistory *h, JsonObject *ev, const char *line, GError **error);
 /* A 12311 licence record as logged in licence-history.jsonl. */
@@ -68,12 +72,15 @@ char *avma_history_vm_key(const char *name, const char *uuid);
 /* The JSON-lines logs the store mirrors. */
 typedef enum { AVMA_HISTORY_LOG_EVENTS, AVMA_HISTORY_LOG_LICENCE } AvmaHistoryLog;
 /* Import the lines of the log appended since the last sync (the whole file the first time, or
- * when it was replaced or truncated) in one transaction, remembering how far it got. A line cut
+ * when it was replaced or truncated) in one transaction: each record of events.jsonl into the
+ * table of its kind (12310 events, 12311 licence changes, 12312 VM states, 12313 host facts,
+ * 12314 agent notes; others stay in the log only), a licence change already held (from the
+ * other log) not again, remembering how far it got. A line cut
  * by a crash and glued to the next is recovered. *imported (may be NULL) counts new records. */
 gboolean avma_history_sync_log(AvmaHistory *h, AvmaHistoryLog which, const char *path,
                                guint *imported, GError **error);
 /* For readers: the records of the log the store does not hold yet (daemon stopped or behind),
- * oldest first (JsonObject*). */
+ * oldest first (JsonObject*); of events.jsonl only the 12310 records. */
 GPtrArray *avma_history_log_pending(AvmaHistory *h, AvmaHistoryLog which, const char *path,
                                     GError **error);
 
@@ -163,6 +170,13 @@ AvmaHistoryRows *avma_history_vcpus_all(AvmaHistory *h, GError **error);
  * rows for AVMA_HISTORY_LOG_EVENTS, licence rows for AVMA_HISTORY_LOG_LICENCE. */
 AvmaHistoryRows *avma_history_pending_rows(AvmaHistory *h, AvmaHistoryLog which, const char *path,
                                            GError **error);
+
+/* The VM run edges (12312) and host facts (12313) of events.jsonl the store does not hold yet,
+ * as state and facts rows. (Its 12311 records are left out: licence-history.jsonl's pending rows
+ * hold the same changes, and a report counts each once.) */
+AvmaHistoryRows *avma_history_pending_states(AvmaHistory *h, const char *events_log,
+                                             GError **error);
+AvmaHistoryRows *avma_history_pending_facts(AvmaHistory *h, const char *events_log, GError **error);
 
 /* Each reads the rows of its own kind (a mismatch is a programming error: FALSE). */
 gboolean avma_history_next_event(AvmaHistoryRows *rows, AvmaHistoryEventRow *row);

@@ -61,6 +61,15 @@ static const AvmaCliVerb verbs[] = {
      "checkpoint in checkpoints.jsonl and compares history.db with the log; names the first bad\n"
      "record and what happened to it. Exit status 0 intact, 1 tampered, 2 cannot read.",
      avma_cli_history_verify},
+    {"export", "--since SEQ [--output FILE]",
+     "Export the signed records after SEQ as a bundle a collector checks",
+     "Writes a header, the record log's lines SEQ+1 .. M byte for byte, the rotation statements,\n"
+     "the certificate and the newest signed checkpoint (its record is M: records after it wait\n"
+     "for the next export). --since 0 exports everything. Reads only durable records; works as\n"
+     "root or as the daemon's user, daemon running or not. --output writes FILE atomically.\n"
+     "Check a bundle with `avma-verify bundle FILE --key host-key.pub`. Exit status: 0 written,\n"
+     "1 cannot (unreadable log, no key), 2 usage.",
+     avma_cli_export},
     {"key show", "[--json]", "Print the host signing key: id, public key forms, certificate",
      "The key (STATE/host-key.sec, created by avma-hostd on its first start) signs reports and "
      "the\n"

@@ -20,8 +20,13 @@ typedef enum {
 #define K_DECISION (1u << AVMA_HOST_EVENT_DECISION)
 #define K_INVALID (1u << AVMA_HOST_EVENT_INVALID_DATA)
 #define K_LICENCE (1u << AVMA_HOST_EVENT_LICENCE)
+#define K_VM_RUN (1u << AVMA_HOST_EVENT_VM_RUN)
+#define K_FACTS (1u << AVMA_HOST_EVENT_FACTS)
+#define K_NOTE (1u << AVMA_HOST_EVENT_NOTE)
+#define K_ROTATION (1u << AVMA_HOST_EVENT_ROTATION)
+#define K_OTHER (1u << AVMA_HOST_EVENT_OTHER)
 #define K_12310 (K_DECISION | K_INVALID)
-#define K_ALL (K_12310 | K_LICENCE)
+#define K_ALL (K_12310 | K_LICENCE | K_VM_RUN | K_FACTS | K_NOTE | K_ROTATION | K_OTHER)
 
 typedef struct {
   const char *json;    /* JSON member (events.jsonl, licence-history.jsonl) */
@@ -39,7 +44,8 @@ typedef struct {
 #define AT(m) offsetof(AvmaHostEvent, m)
 
 /* The order is the JSON lines' member order (each kind writes its own members in this order),
- * which existing logs have: do not reorder. The metadata and the VM view have their own orders
+ * which existing logs have: do not reorder (new kinds' members go before host_id, which every
+ * kind ends with). The metadata and the VM view have their own orders
  * (element_pos, view_pos), which existing domains and readers have. */
 static const Field FIELDS[] = {
     {.json = "time",
@@ -74,7 +80,7 @@ static const Field FIELDS[] = {
      .element_pos = 3,
      .type = T_STR,
      .offset = AT(reason_text),
-     .kinds = K_12310},
+     .kinds = K_12310 | K_VM_RUN},
     {.json = "reason_code",
      .journal = "AVMA_REASON_CODE",
      .element = "reason-code",
@@ -90,13 +96,13 @@ static const Field FIELDS[] = {
      .column = "vm",
      .type = T_STR,
      .offset = AT(vm),
-     .kinds = K_12310},
+     .kinds = K_12310 | K_VM_RUN},
     {.json = "vm_uuid",
      .journal = "AVMA_VM_UUID",
      .column = "vm_uuid",
      .type = T_STR,
      .offset = AT(vm_uuid),
-     .kinds = K_12310},
+     .kinds = K_12310 | K_VM_RUN},
     {.json = "suppressed",
      .journal = "AVMA_SUPPRESSED",
      .type = T_INT,
@@ -193,13 +199,74 @@ static const Field FIELDS[] = {
      .type = T_BOOL,
      .offset = AT(host_activated),
      .kinds = K_DECISION},
+    {.json = "running",
+     .journal = "AVMA_RUNNING",
+     .type = T_BOOL,
+     .offset = AT(running),
+     .kinds = K_VM_RUN},
+    {.json = "repaired",
+     .journal = "AVMA_REPAIRED",
+     .type = T_BOOL,
+     .offset = AT(repaired),
+     .kinds = K_VM_RUN},
+    {.json = "hostname",
+     .journal = "AVMA_HOSTNAME",
+     .type = T_STR,
+     .offset = AT(hostname),
+     .kinds = K_FACTS},
+    {.json = "sockets",
+     .journal = "AVMA_SOCKETS",
+     .type = T_INT,
+     .offset = AT(sockets),
+     .kinds = K_FACTS},
+    {.json = "cores_per_socket",
+     .journal = "AVMA_CORES_PER_SOCKET",
+     .type = T_INT,
+     .offset = AT(cores_per_socket),
+     .kinds = K_FACTS},
+    {.json = "threads_per_core",
+     .journal = "AVMA_THREADS_PER_CORE",
+     .type = T_INT,
+     .offset = AT(threads_per_core),
+     .kinds = K_FACTS},
+    {.json = "cpus", .journal = "AVMA_CPUS", .type = T_INT, .offset = AT(cpus), .kinds = K_FACTS},
+    {.json = "source",
+     .journal = "AVMA_SOURCE",
+     .type = T_STR,
+     .offset = AT(facts_source),
+     .kinds = K_FACTS},
+    {.json = "what",
+     .journal = "AVMA_WHAT",
+     .type = T_STR,
+     .offset = AT(note_what),
+     .kinds = K_NOTE},
+    {.json = "detail",
+     .journal = "AVMA_DETAIL",
+     .type = T_STR,
+     .offset = AT(note_detail),
+     .kinds = K_NOTE},
+    {.json = "old_key_id",
+     .journal = "AVMA_OLD_KEY_ID",
+     .type = T_STR,
+     .offset = AT(old_key_id),
+     .kinds = K_ROTATION},
+    {.json = "new_key_id",
+     .journal = "AVMA_NEW_KEY_ID",
+     .type = T_STR,
+     .offset = AT(new_key_id),
+     .kinds = K_ROTATION},
+    {.json = "statement",
+     .journal = "AVMA_STATEMENT",
+     .type = T_STR,
+     .offset = AT(statement),
+     .kinds = K_ROTATION},
     {.json = "host_id",
      .journal = "AVMA_HOST_ID",
      .element = "host-id",
      .element_pos = 9,
      .type = T_STR,
      .offset = AT(host_id),
-     .kinds = K_12310},
+     .kinds = K_ALL},
     {.json = "granted_until",
      .journal = "AVMA_GRANTED_UNTIL",
      .element = "granted-until",
@@ -290,6 +357,56 @@ void avma_host_event_init_licence(AvmaHostEvent *ev, const AvmaLicence *l, gint6
   ev->activates_guests = set && h.activated && h.edition == AVMA_EDITION_DATACENTER;
 }
 
+/* What every non-decision host record starts as. */
+static void init_kind(AvmaHostEvent *ev, AvmaHostEventKind kind, gint64 event_id, gint64 now) {
+  memset(ev, 0, sizeof *ev);
+  ev->kind = kind;
+  ev->event_id = event_id;
+  ev->time = now;
+  ev->notification = AVMA_HOST_EVENT_NONE;
+  ev->reason = AVMA_HOST_EVENT_NONE;
+}
+
+gboolean avma_host_event_reason_repaired(const char *reason) {
+  /* Edges the agent inferred after the fact (at its start, after a reboot, or by comparing its
+   * view with libvirt's), not ones a lifecycle event reported as they happened. */
+  static const char *const repaired[] = {"not-running-after-agent-restart", "host-rebooted",
+                                         "host-restarted", "reconciled"};
+  for (gsize i = 0; i < G_N_ELEMENTS(repaired); i++)
+    if (!g_strcmp0(reason, repaired[i]))
+      return TRUE;
+  return FALSE;
+}
+
+void avma_host_event_init_vm_run(AvmaHostEvent *ev, gint64 at, const char *vm, const char *vm_uuid,
+                                 gboolean running, const char *reason) {
+  init_kind(ev, AVMA_HOST_EVENT_VM_RUN, AVMA_EVENT_VM_RUN, at);
+  ev->vm = g_strdup(vm ? vm : "");
+  ev->vm_uuid = g_strdup(vm_uuid ? vm_uuid : "");
+  ev->running = running;
+  ev->reason_text = g_strdup(reason ? reason : "");
+  ev->repaired = avma_host_event_reason_repaired(reason);
+}
+
+void avma_host_event_init_note(AvmaHostEvent *ev, gint64 now, const char *what,
+                               const char *detail) {
+  init_kind(ev, AVMA_HOST_EVENT_NOTE, AVMA_EVENT_NOTE, now);
+  ev->note_what = g_strdup(what ? what : "");
+  ev->note_detail = g_strdup(detail ? detail : "");
+}
+
+void avma_host_event_init_rotation(AvmaHostEvent *ev, gint64 now, const char *old_key_id,
+                                   const char *new_key_id, const char *statement) {
+  init_kind(ev, AVMA_HOST_EVENT_ROTATION, AVMA_EVENT_ROTATION, now);
+  ev->old_key_id = g_strdup(old_key_id ? old_key_id : "");
+  ev->new_key_id = g_strdup(new_key_id ? new_key_id : "");
+  ev->statement = g_strdup(statement ? statement : "");
+}
+
+void avma_host_event_init_facts(AvmaHostEvent *ev, gint64 now) {
+  init_kind(ev, AVMA_HOST_EVENT_FACTS, AVMA_EVENT_FACTS, now);
+}
+
 const char *avma_host_event_notification_text(const AvmaHostEvent *ev) {
   return ev->notification >= 0 ? avma_notification_name((AvmaNotification)ev->notification) : "";
 }
@@ -344,6 +461,21 @@ JsonObject *avma_host_event_to_json(const AvmaHostEvent *ev) {
     }
   }
   return o;
+}
+
+gboolean avma_host_event_same_state(const AvmaHostEvent *a, const AvmaHostEvent *b) {
+  if (a->kind != b->kind)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS(FIELDS); i++) {
+    const Field *f = &FIELDS[i];
+    if (!carries(a, f) || f->kinds == K_ALL)
+      continue; /* time, event_id, host_id */
+    g_autofree char *x = field_text(a, f);
+    g_autofree char *y = field_text(b, f);
+    if (strcmp(x, y))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 JsonObject *avma_host_event_licence_state(const AvmaLicence *l) {
@@ -436,6 +568,16 @@ void avma_host_event_from_json(JsonObject *o, AvmaHostEvent *out) {
     read_field(out, &FIELDS[i], o, FIELDS[i].json);
   if (out->event_id == AVMA_EVENT_LICENCE)
     out->kind = AVMA_HOST_EVENT_LICENCE;
+  else if (out->event_id == AVMA_EVENT_VM_RUN)
+    out->kind = AVMA_HOST_EVENT_VM_RUN;
+  else if (out->event_id == AVMA_EVENT_FACTS)
+    out->kind = AVMA_HOST_EVENT_FACTS;
+  else if (out->event_id == AVMA_EVENT_NOTE)
+    out->kind = AVMA_HOST_EVENT_NOTE;
+  else if (out->event_id == AVMA_EVENT_ROTATION)
+    out->kind = AVMA_HOST_EVENT_ROTATION;
+  else if (out->event_id != 0 && out->event_id != AVMA_EVENT_HOST)
+    out->kind = AVMA_HOST_EVENT_OTHER;
   else if (json_object_has_member(o, grant_field()->json))
     out->kind = AVMA_HOST_EVENT_DECISION;
   else
@@ -456,6 +598,26 @@ char *avma_host_event_message(const AvmaHostEvent *ev) {
                            ev->licence_version ? ev->licence_version : "",
                            ev->licence_edition ? ev->licence_edition : "",
                            ev->licence_activated ? "activated" : "not activated");
+  case AVMA_HOST_EVENT_VM_RUN:
+    return g_strdup_printf("AVMA VM %s %s here (%s%s)", ev->vm && *ev->vm ? ev->vm : ev->vm_uuid,
+                           ev->running ? "started running" : "stopped running",
+                           ev->reason_text ? ev->reason_text : "",
+                           ev->repaired ? ", repaired" : "");
+  case AVMA_HOST_EVENT_FACTS:
+    return g_strdup_printf("AVMA host facts: %" G_GINT64_FORMAT " socket(s) x %" G_GINT64_FORMAT
+                           " core(s) x %" G_GINT64_FORMAT " thread(s), %" G_GINT64_FORMAT
+                           " CPU(s) (%s)",
+                           ev->sockets, ev->cores_per_socket, ev->threads_per_core, ev->cpus,
+                           ev->facts_source ? ev->facts_source : "");
+  case AVMA_HOST_EVENT_NOTE:
+    return g_strdup_printf("AVMA host agent: %s %s", ev->note_what ? ev->note_what : "",
+                           ev->note_detail ? ev->note_detail : "");
+  case AVMA_HOST_EVENT_ROTATION:
+    return g_strdup_printf("AVMA host key rotated from %s to %s",
+                           ev->old_key_id ? ev->old_key_id : "",
+                           ev->new_key_id ? ev->new_key_id : "");
+  case AVMA_HOST_EVENT_OTHER:
+    break;
   }
   return g_strdup("");
 }

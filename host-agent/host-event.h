@@ -1,6 +1,7 @@
 /* host-event: the host's records as C structs (12310 decision, 12310 protocol-level Invalid Data,
- * 12311 licence change) and the one field table that writes them as JSON lines, journal fields,
- * domain metadata, history columns and VM-view members, and reads them back from the logs. */
+ * 12311 licence, 12312 VM run edge, 13 host facts, 14 agent note, 15 key rotation) and the one
+ * field table that writes them as JSON lines, journal fields, domain metadata, history columns and
+ * VM-view members, and reads them back from the logs. */
 #pragma once
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -14,6 +15,11 @@ typedef enum {
   AVMA_HOST_EVENT_DECISION,     /* 12310: an ACTIVATE request decided */
   AVMA_HOST_EVENT_INVALID_DATA, /* 12310: protocol-level trouble on a VM's channel */
   AVMA_HOST_EVENT_LICENCE,      /* 12311: the host licence was set */
+  AVMA_HOST_EVENT_VM_RUN,       /* 12312: a VM started or stopped running here */
+  AVMA_HOST_EVENT_FACTS,        /* 12313: the host's processor topology */
+  AVMA_HOST_EVENT_NOTE,         /* 12314: the agent started or stopped */
+  AVMA_HOST_EVENT_ROTATION,     /* 12315: the daemon loaded a rotated host key */
+  AVMA_HOST_EVENT_OTHER,        /* read back: an event id this build does not know */
 } AvmaHostEventKind;
 
 /* notification and reason when a record has none, or one this build does not know. */
@@ -50,6 +56,23 @@ typedef struct AvmaHostEvent {
   gint64 licence_set_at;
   char *licence_set_by;
   gboolean activates_guests;
+  /* 12312 (vm, vm_uuid, and reason_text for its reason) */
+  gboolean running;
+  gboolean repaired; /* found at restart or by reconciliation, not by a lifecycle event */
+  /* 12313 */
+  char *hostname;
+  gint64 sockets;
+  gint64 cores_per_socket;
+  gint64 threads_per_core;
+  gint64 cpus;
+  char *facts_source;
+  /* 12314 */
+  char *note_what;
+  char *note_detail;
+  /* 12315 */
+  char *old_key_id;
+  char *new_key_id;
+  char *statement; /* the rotation statement verbatim */
 } AvmaHostEvent;
 
 void avma_host_event_clear(AvmaHostEvent *ev);
@@ -61,6 +84,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaHostEvent, avma_host_event_free)
 /* The 12311 record of a licence being set, logged at `now`. */
 void avma_host_event_init_licence(AvmaHostEvent *ev, const AvmaLicence *l, gint64 now);
 
+/* The host's records other than decisions, logged at `now` (host_id is the caller's to set).
+ * A VM run edge's reason says whether it was repaired (avma_host_event_reason_repaired). */
+void avma_host_event_init_vm_run(AvmaHostEvent *ev, gint64 at, const char *vm, const char *vm_uuid,
+                                 gboolean running, const char *reason);
+gboolean avma_host_event_reason_repaired(const char *reason);
+void avma_host_event_init_note(AvmaHostEvent *ev, gint64 now, const char *what, const char *detail);
+void avma_host_event_init_rotation(AvmaHostEvent *ev, gint64 now, const char *old_key_id,
+                                   const char *new_key_id, const char *statement);
+/* Facts: hostname, sockets, ... source are set by the caller. */
+void avma_host_event_init_facts(AvmaHostEvent *ev, gint64 now);
+/* Whether two records say the same apart from time (and host_id): a licence or facts record
+ * that repeats the last one. */
+gboolean avma_host_event_same_state(const AvmaHostEvent *a, const AvmaHostEvent *b);
+
 /* The licence's own members (the 12311 record without time and event_id), for
  * `license show --json`. Caller unrefs. */
 JsonObject *avma_host_event_licence_state(const AvmaLicence *l);
@@ -71,8 +108,9 @@ JsonObject *avma_host_event_to_json(const AvmaHostEvent *ev);
  * members that are missing or of the wrong type read as empty, times that do not parse as 0,
  * a notification or reason code this build does not know as AVMA_HOST_EVENT_NONE, and a protocol
  * error code keeps only [A-Za-z0-9._-] (64 characters at most). The kind comes from the record's
- * shape: event_id 12311 is a licence change; a 12310 record with a grant time is a decision,
- * one without is protocol-level. */
+ * shape: event_ids 12311-12315 are their kinds (any other id but 12310 is AVMA_HOST_EVENT_OTHER,
+ * which readers skip); a 12310 record with a grant time is a decision, one without is
+ * protocol-level. */
 void avma_host_event_from_json(JsonObject *o, AvmaHostEvent *out);
 
 /* The journal's MESSAGE for it, for people reading journalctl. Caller frees. */

@@ -289,7 +289,7 @@ static void compact_observers(AvmaHost *h) {
 
 static void notify_observers(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev) {
   /* A request came over the VM's channel, so it runs here, whatever else said so or not. */
-  if (!vm->running)
+  if (vm && !vm->running)
     avma_host_vm_seen(h, vm, TRUE, "request-received");
   h->notifying++;
   /* By index, re-reading the array: an observer may add or remove others. */
@@ -487,6 +487,34 @@ void avma_host_activate_cancel(AvmaHost *h, guint ticket) {
   Pending *p = g_hash_table_lookup(h->pending, GUINT_TO_POINTER(ticket));
   if (p)
     p->fn = NULL; /* the record stays: it is written and will be durable */
+}
+
+/* A host record written but not yet durable: its observers wait for the commit. */
+typedef struct {
+  AvmaHost *host; /* borrowed: the host's chain tells its waiters before the host goes */
+  AvmaHostEvent *ev;
+} PendingRecord;
+
+static void on_record_durable(const GError *error, gpointer user) {
+  PendingRecord *p = user;
+  if (!error)
+    notify_observers(p->host, NULL, p->ev);
+  avma_host_event_free(p->ev);
+  g_free(p);
+}
+
+gboolean avma_host_append_record(AvmaHost *h, const AvmaHostEvent *ev, guint64 *seq,
+                                 GError **error) {
+  g_autoptr(AvmaHostEvent) own = avma_host_event_copy(ev);
+  g_free(own->host_id);
+  own->host_id = g_strdup(h->host_id);
+  if (!avma_host_event_append_chained(h->chain, h->log, own, seq, error))
+    return FALSE;
+  PendingRecord *p = g_new0(PendingRecord, 1);
+  p->host = h;
+  p->ev = g_steal_pointer(&own);
+  avma_chain_log_when_durable(h->chain, on_record_durable, p);
+  return TRUE;
 }
 
 gboolean avma_host_flush_log(AvmaHost *h, GError **error) {

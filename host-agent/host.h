@@ -74,6 +74,11 @@ void avma_host_activate_cancel(AvmaHost *h, guint ticket);
  * it), borrowed for the host's life. avma-hostd always sets one (there is no unsigned mode, see
  * hostkey.h); a host without one (tests of other parts) replies without a receipt. */
 void avma_host_set_signer(AvmaHost *h, AvmaHostKey *key);
+/* Append one of the host's own records (licence, VM run edge, facts, agent note, key rotation)
+ * to the record log, with this host's id; not yet durable (the next commit makes it so, or
+ * avma_host_flush_log). The event observers see it once it is durable, with vm NULL. */
+gboolean avma_host_append_record(AvmaHost *h, const AvmaHostEvent *ev, guint64 *seq,
+                                 GError **error);
 /* Make every record written so far durable now (readers of the log stop at durable records). */
 gboolean avma_host_flush_log(AvmaHost *h, GError **error);
 /* The record log (borrowed). */
@@ -97,8 +102,9 @@ void avma_vm_kvp_delete(AvmaHost *h, AvmaVm *vm, const AvmaRecord *r);
 AvmaRecordList *avma_vm_kvp_enumerate(AvmaHost *h, AvmaVm *vm, AvmaPool pool, guint32 start,
                                       gboolean *more);
 
-/* Observers see every 12310 event after it is durable (history store, metadata, metrics, the
- * VM view), in the order they were added. The event is borrowed for the call. */
+/* Observers see every record after it is durable (history store, metadata, metrics, the VM
+ * view, checkpoints), in the order they were added: 12310 events with their VM, the host's own
+ * records (avma_host_append_record) with vm NULL. The event is borrowed for the call. */
 typedef void (*AvmaHostObserver)(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer user);
 /* Returns an id (never 0) for avma_host_remove_observer. */
 guint avma_host_add_observer(AvmaHost *h, AvmaHostObserver fn, gpointer user);
@@ -112,7 +118,10 @@ void avma_host_remove_observer(AvmaHost *h, guint id);
  * goes away, and the host itself when a request arrives from a VM not known to run (a request
  * proves it does). Saying the same twice does nothing; a change goes to the VM observers (the
  * history's "ran here" intervals, metrics). why: a short reason kept in the history, such as
- * "domain-started" or "channel-connected". */
+ * "domain-started" or "channel-connected"; AVMA_VM_REASON_RECONCILED (a periodic comparison with
+ * libvirt's domain list found the change) and the recorder's restart reasons make the 12312
+ * record say repaired (avma_host_event_reason_repaired). */
+#define AVMA_VM_REASON_RECONCILED "reconciled"
 void avma_host_vm_seen(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why);
 gboolean avma_vm_running(AvmaVm *vm);
 typedef void (*AvmaHostVmObserver)(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why,

@@ -19,6 +19,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define VIEW_DEBOUNCE_MS 1000
 #define METRICS_DEBOUNCE_MS 1000
@@ -62,6 +63,42 @@ static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
   if (d->metadata)
     avma_metadata_set_connection(d->metadata, conn);
   avma_facts_set_connection(d->facts, conn);
+}
+
+/* The key the daemon signs with, so a rotation's record names the key it replaced. */
+typedef struct {
+  AvmaHost *host;
+  char *key_id;
+} KeyWatch;
+
+static void record_rotation(AvmaHost *host, const char *old_id, const char *new_id,
+                            const char *statement) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_rotation(&ev, avma_now(), old_id, new_id, statement);
+  g_autoptr(GError) err = NULL;
+  if (!avma_host_append_record(host, &ev, NULL, &err))
+    g_warning("cannot record the key rotation: %s", err->message);
+}
+
+static void on_key_rotated(AvmaHostKey *hk, const char *statement, gpointer user) {
+  KeyWatch *kw = user;
+  g_autofree char *id = avma_hostkey_id(&avma_hostkey_get(hk, NULL)->pub);
+  record_rotation(kw->host, kw->key_id, id, statement);
+  g_free(kw->key_id);
+  kw->key_id = g_steal_pointer(&id);
+}
+
+/* A key rotated while the daemon was stopped: the newest checkpoint is another key's. */
+static void record_offline_rotation(const AvmaHostConfig *config, KeyWatch *kw) {
+  g_autofree char *signer = avma_checkpoint_last_signer(config->state_dir);
+  if (!signer || !strcmp(signer, kw->key_id))
+    return;
+  g_autofree char *path = avma_hostkey_rotation_path(config->state_dir, kw->key_id);
+  g_autofree char *statement = NULL;
+  if (!g_file_get_contents(path, &statement, NULL, NULL))
+    g_warning("host signing key changed from %s to %s without a rotation statement (%s)", signer,
+              kw->key_id, path);
+  record_rotation(kw->host, signer, kw->key_id, statement);
 }
 
 /* Options and configuration; NULL (with *exit_code) when the process ends here. */
@@ -130,7 +167,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_autoptr(AvmaHostKey) hostkey = avma_hostkey_new(config->state_dir, kp);
-  avma_hostkey_watch(hostkey, NULL, NULL);
   /* Every module below holds its own reference to the host and removes its own observers when
    * freed, so the order they go in at exit does not matter. */
   g_autoptr(AvmaHost) host = avma_host_new(config, &err);
@@ -139,6 +175,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   avma_host_set_signer(host, hostkey);
+  KeyWatch kw = {.host = host, .key_id = avma_hostkey_id(&kp->pub)};
+  avma_hostkey_watch(hostkey, on_key_rotated, &kw);
   const AvmaLicence *l = avma_host_licence(host);
   if (l->version == AVMA_VERSION_UNKNOWN)
     g_warning("host licence not set: every guest gets Invalid Host (see `avma-host license set`)");
@@ -153,9 +191,11 @@ int main(int argc, char **argv) {
     g_warning("history store unusable, reports will lack what happens meanwhile: %s", err->message);
     g_clear_error(&err);
   }
-  g_autoptr(AvmaRecorder) recorder = history ? avma_recorder_new(host, history) : NULL;
-  /* hostkey is declared before it, so it goes after it (the last checkpoint is signed at exit). */
+  /* hostkey is declared before it, so it goes after it; the recorder after it, so it goes before:
+   * the last checkpoint, signed at exit, covers the agent's stop record. */
+  record_offline_rotation(config, &kw);
   g_autoptr(AvmaCheckpointer) checkpoints = avma_checkpointer_new(host, hostkey);
+  g_autoptr(AvmaRecorder) recorder = avma_recorder_new(host, history);
   g_autoptr(AvmaFacts) facts = avma_facts_new(host, history);
   g_autoptr(AvmaMetrics) metrics =
       avma_metrics_new(host, history, recorder, config->metrics_textfile, METRICS_DEBOUNCE_MS);
@@ -200,5 +240,6 @@ int main(int argc, char **argv) {
   d.stopping = TRUE;
   if (!avma_vmview_writer_flush(view, &err))
     g_warning("cannot write %s: %s", view_path, err->message);
+  g_free(kw.key_id);
   return 0;
 }

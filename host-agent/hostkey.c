@@ -175,6 +175,7 @@ struct AvmaHostKey {
   GFileMonitor *monitor;
   AvmaHostKeyRotated on_rotated;
   gpointer on_rotated_user;
+  guint notify_idle; /* a rotation to report to on_rotated */
 };
 
 AvmaHostKey *avma_hostkey_new(const char *state_dir, AvmaKeyPair *kp) {
@@ -189,6 +190,8 @@ AvmaHostKey *avma_hostkey_new(const char *state_dir, AvmaKeyPair *kp) {
 void avma_hostkey_free(AvmaHostKey *hk) {
   if (!hk)
     return;
+  if (hk->notify_idle)
+    g_source_remove(hk->notify_idle);
   if (hk->monitor) {
     g_signal_handlers_disconnect_by_data(hk->monitor, hk);
     g_file_monitor_cancel(hk->monitor);
@@ -204,6 +207,14 @@ void avma_hostkey_free(AvmaHostKey *hk) {
 static gboolean same_file(const struct stat *a, const struct stat *b) {
   return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
          a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static gboolean notify_rotated(gpointer data) {
+  AvmaHostKey *hk = data;
+  hk->notify_idle = 0;
+  if (hk->on_rotated)
+    hk->on_rotated(hk, hk->last_rotation, hk->on_rotated_user);
+  return G_SOURCE_REMOVE;
 }
 
 const AvmaKeyPair *avma_hostkey_get(AvmaHostKey *hk, gboolean *rotated) {
@@ -239,6 +250,9 @@ const AvmaKeyPair *avma_hostkey_get(AvmaHostKey *hk, gboolean *rotated) {
   hk->kp = fresh;
   if (rotated)
     *rotated = TRUE;
+  /* Reported whoever noticed first (a signature or the watch), once, from the main loop. */
+  if (hk->on_rotated && !hk->notify_idle)
+    hk->notify_idle = g_idle_add(notify_rotated, hk);
   return hk->kp;
 }
 
@@ -249,11 +263,8 @@ const char *avma_hostkey_last_rotation(AvmaHostKey *hk) {
 static void on_key_file(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEvent ev,
                         gpointer user) {
   (void)m, (void)f, (void)other, (void)ev;
-  AvmaHostKey *hk = user;
-  gboolean rotated = FALSE;
-  avma_hostkey_get(hk, &rotated);
-  if (rotated && hk->on_rotated)
-    hk->on_rotated(hk, hk->last_rotation, hk->on_rotated_user);
+  /* A rotation found here is reported by avma_hostkey_get. */
+  avma_hostkey_get(user, NULL);
 }
 
 void avma_hostkey_watch(AvmaHostKey *hk, AvmaHostKeyRotated fn, gpointer user) {
@@ -454,4 +465,26 @@ gboolean avma_hostkey_cert(const char *state_dir, AvmaHostCert *out, GError **er
     return TRUE;
   g_set_error(error, AVMA_HOSTKEY_ERROR, AVMA_HOSTKEY_ERROR_CERT, "%s: %s", path, e->message);
   return FALSE;
+}
+
+GArray *avma_hostkey_known_keys(const char *state_dir, GError **error) {
+  GArray *keys = g_array_new(FALSE, TRUE, sizeof(AvmaNoteKey));
+  AvmaNoteKey k = {0};
+  if (!avma_hostkey_load_public(state_dir, &k.pub, error)) {
+    g_array_unref(keys);
+    return NULL;
+  }
+  g_array_append_val(keys, k);
+  g_autofree char *dir = g_build_filename(state_dir, AVMA_HOSTKEY_DIR, NULL);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    if (!g_str_has_suffix(n, ".pub"))
+      continue;
+    g_autofree char *p = g_build_filename(dir, n, NULL);
+    AvmaNoteKey old = {0};
+    if (avma_public_key_load(p, &old.pub, NULL))
+      g_array_append_val(keys, old);
+  }
+  return keys;
 }

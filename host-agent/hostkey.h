@@ -29,6 +29,9 @@ AvmaKeyPair *avma_hostkey_create(const char *state_dir, GError **error);
 AvmaKeyPair *avma_hostkey_load(const char *state_dir, GError **error);
 /* The host's public key from host-key.pub (readable without the secret). */
 gboolean avma_hostkey_load_public(const char *state_dir, AvmaPublicKey *out, GError **error);
+/* The keys the host's notes may be signed by: the current public key (first) and the retired
+ * ones in STATE/keys/ (AvmaNoteKey each). NULL when host-key.pub cannot be read. */
+GArray *avma_hostkey_known_keys(const char *state_dir, GError **error);
 /* The host id in signed statements: the key id, as avma_key_id_hex prints it. */
 char *avma_hostkey_id(const AvmaPublicKey *pub);
 
@@ -49,8 +52,9 @@ const char *avma_hostkey_last_rotation(AvmaHostKey *hk);
 /* Called from the main loop when a rotated key has been loaded; statement may be NULL (a key
  * replaced without one, which is logged as a warning). */
 typedef void (*AvmaHostKeyRotated)(AvmaHostKey *hk, const char *statement, gpointer user);
-/* Watch host-key.sec (inotify through GFileMonitor) so a rotation is loaded, logged and reported
- * to fn (may be NULL) at once, not only on the next signature. One watch per AvmaHostKey. */
+/* Watch host-key.sec (inotify through GFileMonitor) so a rotation is loaded and logged at once,
+ * not only on the next signature; either way it is reported to fn (may be NULL) once, from the
+ * main loop at its next idle. One watch per AvmaHostKey. */
 void avma_hostkey_watch(AvmaHostKey *hk, AvmaHostKeyRotated fn, gpointer user);
 
 /* Rotation (root-run CLI): a new key pair replaces host-key.sec (same owner and mode) and

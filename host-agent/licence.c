@@ -83,6 +83,10 @@ gboolean avma_licence_save(const char *state_dir, const AvmaLicence *l, AvmaJour
   g_autoptr(AvmaEventLog) log = avma_event_log_new(hist, journal);
   g_auto(AvmaHostEvent) ev;
   avma_host_event_init_licence(&ev, l, avma_now());
+  /* The host id if the daemon made one (read only: the CLI may run as another user). */
+  g_autofree char *id_path = g_build_filename(state_dir, AVMA_HOST_ID_FILE, NULL);
+  if (g_file_get_contents(id_path, &ev.host_id, NULL, NULL))
+    g_strstrip(ev.host_id);
   return avma_host_event_append(log, &ev, error);
 }
 

@@ -50,6 +50,8 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   (void)h;
   (void)vm;
   AvmaMetrics *m = user;
+  if (ev->event_id != AVMA_EVENT_HOST)
+    return; /* the host's own records (licence, runs, facts): not decisions */
   gboolean known = ev->notification >= 0 && ev->notification < NOTIFICATIONS;
   if (known)
     m->events[ev->notification]++;

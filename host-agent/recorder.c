@@ -27,6 +27,9 @@ struct AvmaRecorder {
   guint prune_idle;
   guint sync_timer; /* batches imports of events.jsonl into the store */
   GFileMonitor *licence_monitor;
+  GFileMonitor *licence_conf_monitor;
+  AvmaHostEvent licence; /* the last 12311 in the log, when licence_known */
+  gboolean licence_known;
   guint64 errors;
 };
 
@@ -37,6 +40,8 @@ static void failed(AvmaRecorder *r, const char *what, GError *err) {
 }
 
 static void sync_logs(AvmaRecorder *r) {
+  if (!r->history)
+    return;
   g_autoptr(GError) err = NULL;
   /* The store mirrors durable records only: a record it held but a crash took from the log
    * would be a disagreement `history verify` reports. Usually the commit already ran. */
@@ -68,8 +73,52 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   (void)vm;
   (void)ev;
   AvmaRecorder *r = user;
-  if (!r->sync_timer)
+  if (r->history && !r->sync_timer)
     r->sync_timer = g_timeout_add(SYNC_BATCH_MS, on_sync_timer, r);
+}
+
+/* Host records go to the record log (events.jsonl); the store imports them from there like the
+ * decisions, so the log alone holds the whole history and an export carries it signed. */
+static gboolean append_record(AvmaRecorder *r, const char *what, const AvmaHostEvent *ev) {
+  g_autoptr(GError) err = NULL;
+  if (avma_host_append_record(r->host, ev, NULL, &err))
+    return TRUE;
+  r->errors++;
+  g_warning("history: cannot record %s: %s", what, err->message);
+  return FALSE;
+}
+
+static gboolean append_run(AvmaRecorder *r, gint64 at, const char *name, const char *uuid,
+                           gboolean running, const char *why) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_vm_run(&ev, at, name, uuid, running, why);
+  return append_record(r, "vm state", &ev);
+}
+
+static void append_note(AvmaRecorder *r, const char *what, const char *detail) {
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_init_note(&ev, avma_now(), what, detail);
+  append_record(r, what, &ev);
+}
+
+/* The licence as the daemon reads it, recorded (12311) when it differs from the last one the
+ * log holds: at start, and whenever licence.conf changes. */
+static void record_licence(AvmaRecorder *r) {
+  g_auto(AvmaHostEvent) now;
+  avma_host_event_init_licence(&now, avma_host_licence(r->host), avma_now());
+  if (r->licence_known ? avma_host_event_same_state(&now, &r->licence) : !now.licence_set)
+    return;
+  if (!append_record(r, "licence", &now))
+    return;
+  avma_host_event_clear(&r->licence);
+  avma_host_event_init_licence(&r->licence, avma_host_licence(r->host), now.time);
+  r->licence_known = TRUE;
+}
+
+static void on_licence_conf(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEvent ev,
+                            gpointer user) {
+  (void)m, (void)f, (void)other, (void)ev;
+  record_licence(user);
 }
 
 static void close_run(AvmaRecorder *r, const char *key, gint64 at, const char *why) {
@@ -87,9 +136,8 @@ static void close_run(AvmaRecorder *r, const char *key, gint64 at, const char *w
     uuid = key;
     name = "";
   }
-  g_autoptr(GError) err = NULL;
-  if (!avma_history_add_vm_state(r->history, MAX(at, *since), name, uuid, FALSE, why, &err))
-    failed(r, "vm state", err);
+  if (!append_run(r, MAX(at, *since), name, uuid, FALSE, why))
+    return;
   g_hash_table_remove(r->unconfirmed, key);
   g_hash_table_remove(r->open, key);
 }
@@ -106,12 +154,8 @@ static void on_vm(AvmaHost *h, AvmaVm *vm, gboolean running, const char *why, gp
   /* Running again after the agent restarted: the run recorded before goes on. */
   if (g_hash_table_remove(r->unconfirmed, key) || g_hash_table_contains(r->open, key))
     return;
-  g_autoptr(GError) err = NULL;
-  if (!avma_history_add_vm_state(r->history, now, avma_vm_name(vm), avma_vm_uuid(vm), TRUE, why,
-                                 &err)) {
-    failed(r, "vm state", err);
+  if (!append_run(r, now, avma_vm_name(vm), avma_vm_uuid(vm), TRUE, why))
     return;
-  }
   gint64 *t = g_new(gint64, 1);
   *t = now;
   g_hash_table_replace(r->open, g_steal_pointer(&key), t);
@@ -183,46 +227,51 @@ static char *read_trimmed(const char *path) {
   return g_strstrip(s);
 }
 
-AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
-  AvmaRecorder *r = g_new0(AvmaRecorder, 1);
-  r->host = avma_host_ref(host);
-  r->history = history;
-  const AvmaHostConfig *c = avma_host_config(host);
-  r->events_path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
-  r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
-  r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  gint64 now = avma_now();
-
+/* What the store knows at start: the log's records it lacks imported first (the runs it holds
+ * open are the ones the log recorded), the last 12311, the last decisions, the boot id. */
+static void start_from_store(AvmaRecorder *r, gint64 now) {
+  AvmaHistory *history = r->history;
+  const AvmaHostConfig *c = avma_host_config(r->host);
   /* Read before anything is written: every write moves alive_at. */
   g_autofree char *alive = avma_history_meta_get(history, "alive_at");
   g_autofree char *boot_prev = avma_history_meta_get(history, "boot_id");
   g_autofree char *boot = read_trimmed("/proc/sys/kernel/random/boot_id");
   r->prev_alive = alive ? g_ascii_strtoll(alive, NULL, 10) : now;
   g_autoptr(GError) err = NULL;
-  r->open = avma_history_running_vms(history, &err);
-  if (!r->open) {
-    failed(r, "reading VM states", err);
-    g_clear_error(&err);
-    r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  }
-
   guint imported = 0;
   if (!avma_history_sync_log(history, AVMA_HISTORY_LOG_EVENTS, r->events_path, &imported, &err))
     failed(r, "importing events.jsonl", err);
   else if (imported)
-    g_message("history: imported %u event(s) from %s", imported, r->events_path);
+    g_message("history: imported %u record(s) from %s", imported, r->events_path);
   g_clear_error(&err);
   if (!avma_history_sync_log(history, AVMA_HISTORY_LOG_LICENCE, r->licence_path, &imported, &err))
     failed(r, "importing licence-history.jsonl", err);
   else if (imported)
     g_message("history: imported %u licence change(s)", imported);
   g_clear_error(&err);
+  GHashTable *open = avma_history_running_vms(history, &err);
+  if (open) {
+    g_hash_table_unref(r->open);
+    r->open = open;
+  } else {
+    failed(r, "reading VM states", err);
+    g_clear_error(&err);
+  }
+  g_autofree char *last_licence = avma_history_chain_licence(history);
+  if (last_licence) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    if (json_parser_load_from_data(p, last_licence, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+      avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &r->licence);
+      r->licence_known = TRUE;
+    }
+  }
 
   /* The operator's view (vms, vms.json, metrics) shows each VM's last grant from the start, not
    * only after the guest's next renewal (up to a day later). */
   g_autoptr(GHashTable) last = avma_history_last_decisions(history, &err);
   if (last)
-    avma_host_restore_decisions(host, last);
+    avma_host_restore_decisions(r->host, last);
   else
     failed(r, "reading last decisions", err);
   g_clear_error(&err);
@@ -234,20 +283,41 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
     g_hash_table_add(r->unconfirmed, g_strdup(k));
   if (boot && boot_prev && strcmp(boot, boot_prev)) {
     /* The host rebooted: nothing that ran before is running still. */
-    close_unconfirmed(r, "host-restarted");
+    close_unconfirmed(r, "host-rebooted");
   } else if (g_hash_table_size(r->unconfirmed)) {
     r->confirm_timer = g_timeout_add_seconds(c->history_confirm_s, on_confirm_timeout, r);
   }
   if (boot && !avma_history_meta_set(history, "boot_id", boot, &err))
     failed(r, "boot id", err);
-  g_clear_error(&err);
+}
+
+AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
+  AvmaRecorder *r = g_new0(AvmaRecorder, 1);
+  r->host = avma_host_ref(host);
+  r->history = history;
+  const AvmaHostConfig *c = avma_host_config(host);
+  r->events_path = avma_host_state_path(c, AVMA_HOST_EVENTS_FILE);
+  r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
+  r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  /* Without a store the records still go to the log (it is the durable record); only what the
+   * store would tell (runs left open by the last run, the last licence) is not known. */
+  if (history)
+    start_from_store(r, avma_now());
   g_autofree char *note = g_strdup_printf("avma-hostd %s", AVMA_VERSION);
-  if (!avma_history_add_agent_note(history, now, "agent-start", note, &err))
-    failed(r, "agent start", err);
-  g_clear_error(&err);
+  append_note(r, "agent-start", note);
+  record_licence(r);
 
   r->observer = avma_host_add_observer(host, on_event, r);
   r->vm_observer = avma_host_add_vm_observer(host, on_vm, r);
+  g_autofree char *conf = avma_host_state_path(c, AVMA_LICENCE_FILE);
+  g_autoptr(GFile) cf = g_file_new_for_path(conf);
+  /* WATCH_MOVES: `license set` replaces the file by rename. */
+  r->licence_conf_monitor = g_file_monitor_file(cf, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+  if (r->licence_conf_monitor)
+    g_signal_connect(r->licence_conf_monitor, "changed", G_CALLBACK(on_licence_conf), r);
+  if (!history)
+    return r;
   g_autoptr(GFile) lf = g_file_new_for_path(r->licence_path);
   r->licence_monitor = g_file_monitor_file(lf, G_FILE_MONITOR_NONE, NULL, NULL);
   if (r->licence_monitor)
@@ -262,12 +332,10 @@ void avma_recorder_free(AvmaRecorder *r) {
     return;
   avma_host_remove_observer(r->host, r->observer);
   avma_host_remove_observer(r->host, r->vm_observer);
-  g_autoptr(GError) err = NULL;
   if (r->sync_timer)
     g_source_remove(r->sync_timer);
+  append_note(r, "agent-stop", "");
   sync_logs(r);
-  if (!avma_history_add_agent_note(r->history, avma_now(), "agent-stop", "", &err))
-    g_warning("history: agent stop: %s", err->message);
   if (r->confirm_timer)
     g_source_remove(r->confirm_timer);
   if (r->prune_timer)
@@ -275,6 +343,8 @@ void avma_recorder_free(AvmaRecorder *r) {
   if (r->prune_idle)
     g_source_remove(r->prune_idle);
   g_clear_object(&r->licence_monitor);
+  g_clear_object(&r->licence_conf_monitor);
+  avma_host_event_clear(&r->licence);
   g_hash_table_unref(r->open);
   g_hash_table_unref(r->unconfirmed);
   g_free(r->events_path);

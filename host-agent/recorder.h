@@ -1,6 +1,7 @@
-/* recorder: keeps the history store in step with the running daemon: every 12310 event, every
- * change of a VM's run state and of the host's licence; closes VM runs whose end the agent could
- * not see; applies retention. (Host and VM facts: facts.h.) */
+/* recorder: the daemon's records of VM runs (12312), of its own start and stop (12314) and of
+ * the licence it reads (12311), appended to the record log; keeps the history store in step
+ * with that log (and licence-history.jsonl); closes VM runs whose end the agent could not see;
+ * applies retention. (Host and VM facts: facts.h.) */
 #pragma once
 #include <glib.h>
 
@@ -9,11 +10,12 @@
 
 typedef struct AvmaRecorder AvmaRecorder;
 
-/* Attach history (borrowed: it must outlive the recorder) to host (a reference is held; the
+/* Attach history (borrowed: it must outlive the recorder; NULL when the store is unusable: the
+ * records still go to the log, nothing is imported or pruned) to host (a reference is held; the
  * recorder's observers go when it is freed). At once: imports what events.jsonl and
  * licence-history.jsonl hold that the store lacks (the first start imports them whole); records
- * the agent's start; and deals with VMs the
- * store says were running when the agent last stopped:
+ * the agent's start and the licence when it differs from the log's last 12311; and deals with VMs
+ * the store says were running when the agent last stopped:
  *  - after a reboot of the host (boot id changed) their runs end at the agent's last sign of
  *    life;
  *  - otherwise a VM reported running again within [history] confirm_running_within seconds is

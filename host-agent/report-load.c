@@ -23,10 +23,12 @@ static gboolean load_licences(AvmaHistoryRows *rows, gint64 end, AvmaReportData 
   return avma_history_rows_finish(rows, error);
 }
 
-static gboolean load_states(AvmaHistoryRows *rows, AvmaReportData *d, GError **error) {
+/* States before `end` (the store's query applies it; rows from the log are filtered here). */
+static gboolean load_states(AvmaHistoryRows *rows, gint64 end, AvmaReportData *d, GError **error) {
   AvmaHistoryStateRow s;
   while (avma_history_next_state(rows, &s))
-    avma_report_data_add_state(d, &s);
+    if (s.time < end)
+      avma_report_data_add_state(d, &s);
   return avma_history_rows_finish(rows, error);
 }
 
@@ -51,13 +53,15 @@ gboolean avma_report_load(AvmaHistory *h, const char *events_log, const char *li
    * or was never started on this store: the logs are complete even when the store lags). */
   return load_events(avma_history_grants_in_force(h, start, error), start, end, d, error) &&
          load_events(avma_history_events_between(h, start, end, error), start, end, d, error) &&
-         load_states(avma_history_states_before(h, end, error), d, error) &&
+         load_states(avma_history_states_before(h, end, error), end, d, error) &&
          load_licences(avma_history_licences_before(h, end, error), end, d, error) &&
          load_facts(avma_history_host_facts_all(h, error), d, error) &&
          load_vcpus(avma_history_vcpus_all(h, error), d, error) &&
          (!events_log ||
-          load_events(avma_history_pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, error),
-                      start, end, d, error)) &&
+          (load_events(avma_history_pending_rows(h, AVMA_HISTORY_LOG_EVENTS, events_log, error),
+                       start, end, d, error) &&
+           load_states(avma_history_pending_states(h, events_log, error), end, d, error) &&
+           load_facts(avma_history_pending_facts(h, events_log, error), d, error))) &&
          (!licence_log ||
           load_licences(avma_history_pending_rows(h, AVMA_HISTORY_LOG_LICENCE, licence_log, error),
                         end, d, error));

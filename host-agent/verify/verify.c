@@ -19,6 +19,7 @@ static const Command commands[] = {
      "checkpoint FILE... (--key HOST.pub | --root ROOT.pub --cert CERT)"},
     {"receipt", avma_verify_receipt,
      "receipt FILE (--key HOST.pub | --root ROOT.pub --cert CERT) [--history EVENTS.jsonl]"},
+    {"bundle", avma_verify_bundle, "bundle FILE (--key HOST.pub | --root ROOT.pub [--cert CERT])"},
     {"cert", avma_verify_cert, "cert CERT --root ROOT.pub"},
     {"rotation", avma_verify_rotation, "rotation STATEMENT --key OLD.pub"},
 };

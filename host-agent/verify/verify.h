@@ -33,6 +33,7 @@ typedef struct {
     "cert", 0, 0, G_OPTION_ARG_FILENAME, &(o)->cert, "The host's certificate by that root", "CERT" \
   }
 void avma_verify_key_opts_clear(AvmaVerifyKeyOpts *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AvmaVerifyKeyOpts, avma_verify_key_opts_clear)
 /* The host key to trust. Returns AVMA_VERIFY_OK, AVMA_VERIFY_USAGE (options or unreadable key
  * files, message printed) or AVMA_VERIFY_FAILED (a certificate that does not verify, verdict
  * printed). *cert (if not NULL) is filled when a certificate was used (else zeroed). */
@@ -45,3 +46,4 @@ int avma_verify_checkpoint(int argc, char **argv);
 int avma_verify_cert(int argc, char **argv);
 int avma_verify_rotation(int argc, char **argv);
 int avma_verify_receipt(int argc, char **argv);
+int avma_verify_bundle(int argc, char **argv);

@@ -22,13 +22,16 @@ hostd c1
 for i in 1 2 3 4 5 6; do guest c1 ato >/dev/null; done
 kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null
 L=$T/host/events.jsonl
+# The 6 decisions and the daemon's own records (agent start and stop, licence, facts, runs).
+N=$(wc -l <"$L")
+eq "the log holds the 6 decisions among its records" "$(grep -c '"event_id":12310' "$L")" 6
 
 out=$(host history verify); rc=$?
 eq "intact: exit 0" "$rc" 0
-check "intact: says so ($out)" grep -q '^history intact: 6 chained record(s), head record 6, 1 signed checkpoint(s) verify, history.db agrees' <<<"$out"
-eq "a clean stop signed a checkpoint of record 6" "$(jq -r .seq "$T/host/checkpoints.jsonl")" 6
+check "intact: says so ($out)" grep -q "^history intact: $N chained record(s), head record $N, 1 signed checkpoint(s) verify, history.db agrees" <<<"$out"
+eq "a clean stop signed a checkpoint of the last record" "$(jq -r .seq "$T/host/checkpoints.jsonl")" "$N"
 check "the checkpoint is a signed note by the host key" grep -q '— avma-host-' <<<"$(jq -r .note "$T/host/checkpoints.jsonl")"
-eq "every record carries seq and prev" "$(jq -s '[.[] | select(.seq and (.prev | length) == 64)] | length' "$L")" 6
+eq "every record carries seq and prev" "$(jq -s '[.[] | select(.seq and (.prev | length) == 64)] | length' "$L")" "$N"
 eq "events still reads the log" "$(hev | jq length)" 6
 jq -j .note "$T/host/checkpoints.jsonl" >"$T/cp.note"
 "$B/avma-verify" checkpoint "$T/cp.note" --key "$T/host/host-key.pub" >"$T/verify-cp.out" 2>&1
@@ -47,12 +50,12 @@ tamper() {
   restore
 }
 
-sed -i '3s/"key_last5":"[^"]*"/"key_last5":"AAAAA"/' "$L"
+sed -i '3s/"time":"2/"time":"1/' "$L"
 tamper "edited field" edited 3
 sed -i 4d "$L"
 tamper "deleted line" deleted 4
-sed -i 6d "$L"
-tamper "last line deleted" truncated 6
+sed -i '$d' "$L"
+tamper "last line deleted" truncated "$N"
 { sed -n 1p "$L"; sed -n 3p "$L"; sed -n 2p "$L"; sed -n '4,$p' "$L"; } >"$L.t" && mv "$L.t" "$L"
 tamper "swapped lines" reordered 2
 head -n 4 "$L" >"$L.t" && cat "$L.t" >"$L" && rm "$L.t"
@@ -60,12 +63,14 @@ tamper "truncated behind the store" truncated 5
 # Behind a checkpoint, without the store: the signed head catches what links cannot.
 rm "$T/host/history.db"; head -n 5 "$L" >"$L.t" && cat "$L.t" >"$L" && rm "$L.t"
 tamper "truncated after a checkpoint" truncated 6
-rm "$T/host/history.db"; sed -i '6s/"key_last5":"[^"]*"/"key_last5":"AAAAA"/' "$L"
-tamper "last record edited (the checkpoint's)" edited 6
-jq -c '.note |= sub("seq 6"; "seq 5")' "$T/host/checkpoints.jsonl" >"$T/cp" && cp "$T/cp" "$T/host/checkpoints.jsonl"
+rm "$T/host/history.db"; sed -i "${N}s/\"time\":\"2/\"time\":\"1/" "$L"
+tamper "last record edited (the checkpoint's)" edited "$N"
+jq -c --arg a "seq $N" --arg b "seq $((N - 1))" '.note |= sub($a; $b)' "$T/host/checkpoints.jsonl" >"$T/cp" &&
+  cp "$T/cp" "$T/host/checkpoints.jsonl"
 tamper "checkpoint altered" bad-checkpoint 0
+row2=$(sqlite3 "$T/host/history.db" "SELECT json_extract(record, '\$.seq') FROM events WHERE id = 2")
 sqlite3 "$T/host/history.db" "UPDATE events SET notification = 'Activation Denied' WHERE id = 2"
-tamper "history.db row edited" store-differs 2
+tamper "history.db row edited" store-differs "$row2"
 out=$(host history verify 2>/dev/null); rc=$?
 eq "restored: intact again" "$rc" 0
 mkdir "$T/host/events.jsonl.d" && rm "$L" && mv "$T/host/events.jsonl.d" "$L"
@@ -79,14 +84,15 @@ out=$(host history verify 2>"$T/verify.err"); rc=$?
 eq "cut last line: not tampering (exit 0)" "$rc" 0
 check "cut last line: warned" grep -q 'cut by a crash' "$T/verify.err"
 hostd c1
-check "daemon names the cut record" grep -q 'record 7 was cut by a crash mid-append' "$T/hostd.log"
-side=$(ls "$T"/host/events.jsonl.cut-7-* 2>/dev/null | head -1)
+check "daemon names the cut record" grep -q "record $((N + 1)) was cut by a crash mid-append" "$T/hostd.log"
+side=$(ls "$T"/host/events.jsonl.cut-$((N + 1))-* 2>/dev/null | head -1)
 check "cut bytes kept in a side file" test -n "$side"
 [[ $side ]] && eq "side file holds the cut bytes" "$(cat "$side")" '{"time":"2026-01-01T00:00:00Z","event_id":123'
 guest c1 ato >/dev/null; eq "daemon keeps serving after the cut" "$?" 0
 kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null
 out=$(host history verify --json); rc=$?
 eq "after the cut: intact" "$rc" 0
-eq "after the cut: the chain goes on at record 7" "$(jq -r .head <<<"$out")" 7
+eq "after the cut: the chain goes on at record $((N + 1))" "$(jq -r .head <<<"$out")" "$(wc -l <"$L")"
+eq "after the cut: record $((N + 1)) is the restart's first" "$(sed -n "$((N + 1))p" "$L" | jq -r .seq)" $((N + 1))
 
 exit $FAILED

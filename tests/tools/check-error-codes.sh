@@ -13,7 +13,8 @@ for c in "${codes[@]}"; do
 done
 # PROTOCOL.md's table lists no code the schema lacks.
 while read -r c; do
-  printf '%s\n' "${codes[@]}" | grep -qx -- "$c" || { echo "error-codes: PROTOCOL.md lists $c, the schema does not"; bad=1; }
+  # (A here-string, not a pipe: grep -q ends early and pipefail would take printf's SIGPIPE.)
+  grep -qx -- "$c" <<<"$(printf '%s\n' "${codes[@]}")" || { echo "error-codes: PROTOCOL.md lists $c, the schema does not"; bad=1; }
 done < <(sed -n '/^## Errors the host answers/,/^## /p' kvp-schema/PROTOCOL.md | grep -oE '^\| `[a-z0-9-]+`' | tr -d '|` ')
 if grep -nE '(send_error|refuse)\([^)]*"[a-z0-9-]+"' host-agent/*.c; then
   echo "error-codes: a refusal names its code as a string literal (use AVMA_ERR_*)"; bad=1

@@ -70,7 +70,53 @@ static const char INVALID_LINE[] =
 static const char LICENCE_LINE[] =
     "{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12311,\"set\":true,\"version\":\"2022\","
     "\"edition\":\"Datacenter\",\"activated\":true,\"key_last5\":\"DV9BG\","
-    "\"set_at\":\"2026-03-01T09:00:00Z\",\"set_by\":\"root\",\"activates_guests\":true}";
+    "\"set_at\":\"2026-03-01T09:00:00Z\",\"set_by\":\"root\",\"activates_guests\":true,"
+    "\"host_id\":\"h\"}";
+/* The kinds of the export spec (docs/audit.md "Records"): members after time and event_id, and
+ * host_id last. */
+static const char RUN_LINE[] =
+    "{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12312,\"reason\":\"host-rebooted\","
+    "\"vm\":\"web1\",\"vm_uuid\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\",\"running\":false,"
+    "\"repaired\":true,\"host_id\":\"h\"}";
+static const char FACTS_LINE[] =
+    "{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12313,\"hostname\":\"kvm-07\","
+    "\"sockets\":2,\"cores_per_socket\":16,\"threads_per_core\":2,\"cpus\":64,"
+    "\"source\":\"libvirt\",\"host_id\":\"h\"}";
+static const char NOTE_LINE[] =
+    "{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12314,\"what\":\"agent-start\","
+    "\"detail\":\"avma-hostd 1.0\",\"host_id\":\"h\"}";
+static const char ROTATION_LINE[] =
+    "{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12315,\"old_key_id\":\"3A6D8FD43A95B58E\","
+    "\"new_key_id\":\"FE495CCA8B8C4404\",\"statement\":\"avma-key-rotation v1\\nold-key-id "
+    "3A6D8FD43A95B58E\\n\",\"host_id\":\"h\"}";
+
+static void vm_run(AvmaHostEvent *ev) {
+  avma_host_event_init_vm_run(ev, T0, "web1", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", FALSE,
+                              "host-rebooted");
+  ev->host_id = g_strdup("h");
+}
+
+static void facts(AvmaHostEvent *ev) {
+  avma_host_event_init_facts(ev, T0);
+  ev->hostname = g_strdup("kvm-07");
+  ev->sockets = 2;
+  ev->cores_per_socket = 16;
+  ev->threads_per_core = 2;
+  ev->cpus = 64;
+  ev->facts_source = g_strdup("libvirt");
+  ev->host_id = g_strdup("h");
+}
+
+static void note(AvmaHostEvent *ev) {
+  avma_host_event_init_note(ev, T0, "agent-start", "avma-hostd 1.0");
+  ev->host_id = g_strdup("h");
+}
+
+static void rotation(AvmaHostEvent *ev) {
+  avma_host_event_init_rotation(ev, T0, "3A6D8FD43A95B58E", "FE495CCA8B8C4404",
+                                "avma-key-rotation v1\nold-key-id 3A6D8FD43A95B58E\n");
+  ev->host_id = g_strdup("h");
+}
 
 static void invalid(AvmaHostEvent *ev) {
   memset(ev, 0, sizeof *ev);
@@ -96,6 +142,7 @@ static void licence(AvmaHostEvent *ev) {
                    .set_at = T0 - 3600,
                    .set_by = (char *)"root"};
   avma_host_event_init_licence(ev, &l, T0);
+  ev->host_id = g_strdup("h");
 }
 
 static void test_lines(void **state) {
@@ -108,6 +155,20 @@ static void test_lines(void **state) {
   assert_string_equal(dl, DECISION_LINE);
   assert_string_equal(il, INVALID_LINE);
   assert_string_equal(ll, LICENCE_LINE);
+  g_auto(AvmaHostEvent) r, f, nt, ro;
+  vm_run(&r);
+  facts(&f);
+  note(&nt);
+  rotation(&ro);
+  g_autofree char *rl = line_of(&r), *fl = line_of(&f), *nl = line_of(&nt), *rol = line_of(&ro);
+  assert_string_equal(rl, RUN_LINE);
+  assert_string_equal(fl, FACTS_LINE);
+  assert_string_equal(nl, NOTE_LINE);
+  assert_string_equal(rol, ROTATION_LINE);
+  /* A run edge a lifecycle event reported is not repaired; one found by reconciliation is. */
+  assert_false(avma_host_event_reason_repaired("destroyed"));
+  assert_true(avma_host_event_reason_repaired("reconciled"));
+  assert_true(avma_host_event_reason_repaired("not-running-after-agent-restart"));
   /* license show --json: the licence's own members only. */
   AvmaLicence lic = {.version = AVMA_VERSION_2019, .edition = AVMA_EDITION_STANDARD};
   g_autoptr(JsonObject) st = avma_host_event_licence_state(&lic);
@@ -122,9 +183,12 @@ static void test_lines(void **state) {
 /* Every line read back is the same event, written again the same. */
 static void test_round_trip(void **state) {
   (void)state;
-  const char *lines[] = {DECISION_LINE, INVALID_LINE, LICENCE_LINE};
+  const char *lines[] = {DECISION_LINE, INVALID_LINE, LICENCE_LINE, RUN_LINE,
+                         FACTS_LINE,    NOTE_LINE,    ROTATION_LINE};
   const AvmaHostEventKind kinds[] = {AVMA_HOST_EVENT_DECISION, AVMA_HOST_EVENT_INVALID_DATA,
-                                     AVMA_HOST_EVENT_LICENCE};
+                                     AVMA_HOST_EVENT_LICENCE,  AVMA_HOST_EVENT_VM_RUN,
+                                     AVMA_HOST_EVENT_FACTS,    AVMA_HOST_EVENT_NOTE,
+                                     AVMA_HOST_EVENT_ROTATION};
   for (gsize k = 0; k < G_N_ELEMENTS(lines); k++) {
     g_autoptr(JsonObject) o = parse(lines[k]);
     g_auto(AvmaHostEvent) ev;
@@ -144,6 +208,20 @@ static void test_round_trip(void **state) {
   assert_int_equal(ev.reason, AVMA_REASON_OK);
   assert_int_equal(ev.granted_until, T0 + 7 * 86400);
   assert_true(ev.host_activated);
+  /* An event id this build does not know is read as OTHER (readers skip it), not as a 12310. */
+  g_autoptr(JsonObject) future = parse("{\"time\":\"2026-03-01T10:00:00Z\",\"event_id\":12399,"
+                                       "\"granted_until\":\"\"}");
+  g_auto(AvmaHostEvent) fe;
+  avma_host_event_from_json(future, &fe);
+  assert_int_equal(fe.kind, AVMA_HOST_EVENT_OTHER);
+  /* Same state: a facts record that repeats the last one apart from its time. */
+  g_auto(AvmaHostEvent) f1, f2;
+  facts(&f1);
+  facts(&f2);
+  f2.time = T0 + 60;
+  assert_true(avma_host_event_same_state(&f1, &f2));
+  f2.cpus = 32;
+  assert_false(avma_host_event_same_state(&f1, &f2));
 }
 
 /* What the generic writer (common/events.c) sent for a JSON record: AVMA_<MEMBER>=value, strings
@@ -166,11 +244,15 @@ static GPtrArray *generic_fields(JsonObject *o) {
 
 static void test_journal(void **state) {
   (void)state;
-  g_auto(AvmaHostEvent) d, i, l;
+  g_auto(AvmaHostEvent) d, i, l, r, fa, n, ro;
   decision(&d);
   invalid(&i);
   licence(&l);
-  const AvmaHostEvent *evs[] = {&d, &i, &l};
+  vm_run(&r);
+  facts(&fa);
+  note(&n);
+  rotation(&ro);
+  const AvmaHostEvent *evs[] = {&d, &i, &l, &r, &fa, &n, &ro};
   for (gsize k = 0; k < G_N_ELEMENTS(evs); k++) {
     g_autoptr(JsonObject) o = avma_host_event_to_json(evs[k]);
     g_autoptr(GPtrArray) want = generic_fields(o);
@@ -185,6 +267,13 @@ static void test_journal(void **state) {
   assert_string_equal(mi, "AVMA request from fixed: Invalid Data (frame failed its check)");
   g_autofree char *ml = avma_host_event_message(&l);
   assert_string_equal(ml, "AVMA host licence set: Windows Server 2022 Datacenter, activated");
+  g_autofree char *mr = avma_host_event_message(&r);
+  assert_string_equal(mr, "AVMA VM web1 stopped running here (host-rebooted, repaired)");
+  g_autofree char *mf = avma_host_event_message(&fa);
+  assert_string_equal(mf, "AVMA host facts: 2 socket(s) x 16 core(s) x 2 thread(s), 64 CPU(s) "
+                          "(libvirt)");
+  g_autofree char *mro = avma_host_event_message(&ro);
+  assert_string_equal(mro, "AVMA host key rotated from 3A6D8FD43A95B58E to FE495CCA8B8C4404");
 }
 
 /* Logs are hostile input: a tampered or corrupt line must read as something harmless. */
