@@ -68,6 +68,11 @@ static const AvmaSetting settings[] = {
      .offset = F(ensure_channel)},
     {"host", "journal", AVMA_SETTING_CHOICE, .def = "auto", .choices = "auto|yes|no",
      .doc = "Send events to the systemd journal too", .offset = F(journal), .parse = parse_journal},
+    /* Events can be missed (a libvirtd restart while a VM stopped, a lost event): a full listing
+     * repairs the view and the run intervals. Each one costs one call per domain. */
+    {"libvirt", "reconcile_interval", AVMA_SETTING_INT, 5, 86400, "180", .unit = "seconds",
+     .doc = "Full listing of the domains every this often, repairing missed events",
+     .offset = F(reconcile_interval_s), .store = AVMA_STORE_UINT},
     {"limits", "requests_per_second", AVMA_SETTING_INT, 1, 100000, "10",
      .doc = "Sustained requests per second per channel", .offset = F(rate_per_sec),
      .store = AVMA_STORE_DOUBLE},

@@ -31,6 +31,7 @@ typedef struct {
   double activations_per_min; /* sustained ACTIVATE requests per minute per channel */
   double activation_burst;    /* bucket size */
   guint reconnect_max_ms;     /* back-off cap when a channel socket is gone */
+  guint reconcile_interval_s; /* [libvirt] reconcile_interval: full listing every N seconds */
   /* compliance history and metrics */
   guint history_retention_months; /* [history] retention_months: whole months kept */
   guint history_confirm_s;        /* [history] confirm_running_within: see recorder.h */

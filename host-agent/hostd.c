@@ -65,6 +65,12 @@ static void on_libvirt_connection(virConnectPtr conn, gpointer user) {
   avma_facts_set_connection(d->facts, conn);
 }
 
+static void on_libvirt_domain(const char *uuid, gboolean present, gpointer user) {
+  Daemon *d = user;
+  if (d->metadata)
+    avma_metadata_domain(d->metadata, uuid, present);
+}
+
 /* The key the daemon signs with, so a rotation's record names the key it replaced. */
 typedef struct {
   AvmaHost *host;
@@ -220,7 +226,8 @@ int main(int argc, char **argv) {
   d.metadata = metadata;
   g_autoptr(AvmaWatcher) watcher = NULL;
   if (discover) {
-    AvmaWatcherHooks hooks = {.changed = view_changed, .connection = on_libvirt_connection};
+    AvmaWatcherHooks hooks = {
+        .changed = view_changed, .connection = on_libvirt_connection, .domain = on_libvirt_domain};
     watcher = avma_watcher_new(host, avma_virt_uri(config), config->ensure_channel, &hooks, &d);
     d.watcher = watcher;
   }

@@ -43,6 +43,7 @@ struct AvmaWatcher {
   gboolean close_cb;
   guint retry_timer;
   guint retry_ms;
+  guint reconcile_timer; /* the periodic full listing, while connected */
   guint lost_idle;
   gboolean failing; /* connection attempts failing: log the first only */
   gint64 lost_at;   /* monotonic us; 0 when never lost */
@@ -77,12 +78,16 @@ static void set_running(AvmaWatcher *w, Dom *d, gboolean running, const char *wh
     avma_host_vm_seen(w->host, d->vm, running, why);
 }
 
-static void forget(AvmaWatcher *w, const char *uuid, const char *why) {
+/* code: for the history (the source of a migration finds the domain gone at Stopped Migrated,
+ * which is still a migration out). */
+static void forget(AvmaWatcher *w, const char *uuid, const char *why, const char *code) {
   Dom *d = g_hash_table_lookup(w->doms, uuid);
   if (!d)
     return;
   end_session(d, why);
-  set_running(w, d, FALSE, "domain-gone");
+  set_running(w, d, FALSE, code ? code : "domain-gone");
+  if (w->hooks.domain)
+    w->hooks.domain(uuid, FALSE, w->user);
   g_debug("%s: no longer known to libvirt (%s)", d->name, why);
   g_hash_table_remove(w->doms, uuid);
   changed(w);
@@ -104,7 +109,7 @@ static void refresh(AvmaWatcher *w, virDomainPtr dom, const char *why, const cha
   int state = 0, reason = 0;
   if (virDomainGetState(dom, &state, &reason, 0) < 0) {
     if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-      forget(w, uuid, why);
+      forget(w, uuid, why, code);
     else
       g_warning("%s: cannot read its state: %s", name, virGetLastErrorMessage());
     return;
@@ -114,7 +119,7 @@ static void refresh(AvmaWatcher *w, virDomainPtr dom, const char *why, const cha
       virDomainGetXMLDesc(dom, state == VIR_DOMAIN_SHUTOFF ? VIR_DOMAIN_XML_INACTIVE : 0);
   if (!xml) {
     if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-      forget(w, uuid, why);
+      forget(w, uuid, why, code);
     else
       g_warning("%s: cannot read its XML: %s", name, virGetLastErrorMessage());
     return;
@@ -176,6 +181,8 @@ static void refresh(AvmaWatcher *w, virDomainPtr dom, const char *why, const cha
     end_session(d, running ? "channel removed" : avma_virt_state_name(state));
   }
   set_running(w, d, running, code ? code : running ? "domain-running" : "domain-stopped");
+  if (w->hooks.domain)
+    w->hooks.domain(uuid, TRUE, w->user);
   avma_dom_info_clear(&info);
   changed(w);
 }
@@ -267,13 +274,18 @@ static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, v
   refresh(opaque, dom, "device changed", NULL);
 }
 
-/* Look at every domain again: after a (re)connect, events may have been missed. */
-static void resync(AvmaWatcher *w) {
+/* Look at every domain again: after a (re)connect, and every [libvirt] reconcile_interval, as
+ * events may have been missed. code: the history's reason for run-state changes found this way
+ * (NULL: the state's own, at the first connection). ensure: give domains the channel (at a
+ * connect; later, DEFINED events do it). Returns FALSE when the listing failed (nothing was
+ * changed then). */
+static gboolean resync(AvmaWatcher *w, const char *why, const char *code, gboolean ensure) {
   virDomainPtr *list = NULL;
   int n = virConnectListAllDomains(w->conn, &list, 0);
   if (n < 0) {
-    g_warning("libvirt: cannot list domains: %s", virGetLastErrorMessage());
-    return;
+    g_warning("libvirt: cannot list domains (%s): %s; nothing changed", why,
+              virGetLastErrorMessage());
+    return FALSE;
   }
   GHashTableIter it;
   gpointer v;
@@ -285,9 +297,9 @@ static void resync(AvmaWatcher *w) {
     Dom *d = virDomainGetUUIDString(list[i], uuid) == 0 ? g_hash_table_lookup(w->doms, uuid) : NULL;
     if (d)
       d->seen = TRUE; /* known, even if reading it fails this time */
-    if (w->ensure_channel)
+    if (ensure && w->ensure_channel)
       ensure_channel(w, list[i]);
-    refresh(w, list[i], "found at (re)connect", NULL);
+    refresh(w, list[i], why, code);
     virDomainFree(list[i]);
   }
   free(list);
@@ -297,15 +309,30 @@ static void resync(AvmaWatcher *w) {
     if (!((Dom *)v)->seen)
       g_ptr_array_add(gone, g_strdup(((Dom *)v)->uuid));
   for (guint i = 0; i < gone->len; i++)
-    forget(w, gone->pdata[i], "gone while the agent was not connected");
+    forget(w, gone->pdata[i], ensure ? "gone while the agent was not connected" : "gone unreported",
+           code);
   guint running = 0, served = 0;
   g_hash_table_iter_init(&it, w->doms);
   while (g_hash_table_iter_next(&it, NULL, &v)) {
     running += ((Dom *)v)->vm && avma_vm_running(((Dom *)v)->vm);
     served += ((Dom *)v)->session != NULL;
   }
-  g_message("libvirt: %d domain(s), %u running, %u with channel %s", n, running, served,
+  if (ensure || gone->len)
+    g_message("libvirt: %d domain(s), %u running, %u with channel %s", n, running, served,
+              AVMA_CHANNEL_NAME);
+  else
+    g_debug("libvirt: reconciled: %d domain(s), %u running, %u with channel %s", n, running, served,
             AVMA_CHANNEL_NAME);
+  return TRUE;
+}
+
+/* Reads only (listing, state, XML), which libvirt answers during a migration job too (25-80 ms
+ * measured, /work/shared/migration-notes.md section 4): fine on the main loop. */
+static gboolean on_reconcile(gpointer data) {
+  AvmaWatcher *w = data;
+  if (w->conn)
+    resync(w, "reconciled by the periodic listing", "reconciled", FALSE);
+  return G_SOURCE_CONTINUE;
 }
 
 static void schedule_retry(AvmaWatcher *w);
@@ -314,6 +341,9 @@ static void on_close(virConnectPtr conn, int reason, void *opaque);
 static void drop_connection(AvmaWatcher *w) {
   if (!w->conn)
     return;
+  if (w->reconcile_timer)
+    g_source_remove(w->reconcile_timer);
+  w->reconcile_timer = 0;
   for (int i = 0; i < CB__COUNT; i++) {
     if (w->cb[i] >= 0)
       virConnectDomainEventDeregisterAny(w->conn, w->cb[i]);
@@ -387,8 +417,11 @@ static gboolean open_connection(AvmaWatcher *w) {
   }
   if (w->hooks.connection)
     w->hooks.connection(c, w->user);
-  /* Events are registered first, so nothing falls between the listing and the events. */
-  resync(w);
+  /* Events are registered first, so nothing falls between the listing and the events. After a
+   * reconnect, what changed meanwhile was not reported by an event: a repair. */
+  resync(w, "found at (re)connect", w->lost_at ? "reconciled" : NULL, TRUE);
+  w->reconcile_timer =
+      g_timeout_add_seconds(avma_host_config(w->host)->reconcile_interval_s, on_reconcile, w);
   changed(w);
   return TRUE;
 }

@@ -17,11 +17,16 @@ typedef struct {
   void (*changed)(gpointer user);
   /* Connected (conn, borrowed until the next call) or lost (NULL). */
   void (*connection)(virConnectPtr conn, gpointer user);
+  /* The domain (UUID, borrowed for the call) was found on this host (present), or is gone from
+   * it: a write that failed may be retried where the domain is now. */
+  void (*domain)(const char *uuid, gboolean present, gpointer user);
 } AvmaWatcherHooks;
 
 /* Nothing happens until avma_watcher_start. With ensure_channel, every persistent domain gets the
  * channel in its definition (at start and whenever one is defined). Domains starting and stopping
- * are reported to the host (avma_host_vm_seen). */
+ * are reported to the host (avma_host_vm_seen). Besides the events, every domain is listed again
+ * after a reconnect and every [libvirt] reconcile_interval; a run-state change found only that way
+ * is reported with why "reconciled". */
 AvmaWatcher *avma_watcher_new(AvmaHost *host, const char *uri, gboolean ensure_channel,
                               const AvmaWatcherHooks *hooks, gpointer user);
 /* Connect now; a failure is retried with back-off (up to the config's reconnect_max_ms). */

@@ -11,6 +11,8 @@
 
 #include "metadata.h"
 
+#include <libvirt/virterror.h>
+
 /* The metadata of a record as logged (the typed event read back from its JSON). */
 static char *xml_of(JsonObject *ev, const char *host_name) {
   g_auto(AvmaHostEvent) typed;
@@ -97,10 +99,65 @@ static void test_missing_members(void **state) {
   xmlFreeDoc(doc);
 }
 
+/* The retry rules: what a failed libvirt call leads to. */
+static void test_classify(void **state) {
+  (void)state;
+  assert_int_equal(avma_metadata_classify(VIR_ERR_OK, TRUE), AVMA_META_DONE);
+  /* the domain left (migrated away, undefined): kept until it is here again */
+  assert_int_equal(avma_metadata_classify(VIR_ERR_NO_DOMAIN, TRUE), AVMA_META_ELSEWHERE);
+  assert_int_equal(avma_metadata_classify(VIR_ERR_NO_DOMAIN, FALSE), AVMA_META_ELSEWHERE);
+  /* "cannot acquire state change lock (held by ...Migrate...)" after 30 s: a busy domain */
+  assert_int_equal(avma_metadata_classify(VIR_ERR_OPERATION_TIMEOUT, TRUE), AVMA_META_BUSY);
+  assert_int_equal(avma_metadata_classify(VIR_ERR_OPERATION_INVALID, TRUE), AVMA_META_RETRY);
+  assert_int_equal(avma_metadata_classify(VIR_ERR_INTERNAL_ERROR, TRUE), AVMA_META_RETRY);
+  assert_int_equal(avma_metadata_classify(VIR_ERR_SYSTEM_ERROR, FALSE), AVMA_META_NO_CONNECTION);
+}
+
+#define LIVE_NEW                                                                                   \
+  "<avma:activation xmlns:avma=\"http://avma.invalid/xmlns/activation/1\" event-id=\"12310\">"     \
+  "<avma:notification>Invalid Host</avma:notification><avma:time>2026-03-02T10:00:00Z</avma:time>" \
+  "</avma:activation>"
+
+static void test_config_stale(void **state) {
+  (void)state;
+  g_autoptr(JsonObject) ev = decision(); /* time 2026-03-01T10:00:00Z */
+  g_autofree char *old = xml_of(ev, "h");
+  /* re-indented by libvirt: the same copy, not stale */
+  g_autofree char *indented = g_strdup_printf("\n  %s\n", old);
+  assert_false(avma_metadata_config_stale(old, indented));
+  assert_false(avma_metadata_config_stale(old, old));
+  /* the live copy is newer than the persistent one: stale */
+  assert_true(avma_metadata_config_stale(LIVE_NEW, old));
+  /* the persistent copy newer than the live one is left alone */
+  assert_false(avma_metadata_config_stale(old, LIVE_NEW));
+  /* no persistent copy at all, or an unreadable one */
+  assert_true(avma_metadata_config_stale(LIVE_NEW, NULL));
+  assert_true(avma_metadata_config_stale(LIVE_NEW, "<activation><time>"));
+  /* no live copy, or not ours: nothing to rewrite from */
+  assert_false(avma_metadata_config_stale(NULL, old));
+  assert_false(avma_metadata_config_stale("<other><time>2030-01-01T00:00:00Z</time></other>", old));
+  assert_false(avma_metadata_config_stale("not xml", old));
+}
+
+static void test_plain(void **state) {
+  (void)state;
+  g_autofree char *p = avma_metadata_plain(LIVE_NEW);
+  assert_non_null(p);
+  assert_null(strstr(p, "avma:"));
+  assert_null(strstr(p, "xmlns"));
+  assert_non_null(strstr(p, "<notification>Invalid Host</notification>"));
+  assert_non_null(strstr(p, "event-id=\"12310\""));
+  /* what it gives back compares equal to what it came from */
+  assert_false(avma_metadata_config_stale(LIVE_NEW, p));
+  assert_null(avma_metadata_plain("<broken"));
+  assert_null(avma_metadata_plain(NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fields),
-      cmocka_unit_test(test_missing_members),
+      cmocka_unit_test(test_fields),   cmocka_unit_test(test_missing_members),
+      cmocka_unit_test(test_classify), cmocka_unit_test(test_config_stale),
+      cmocka_unit_test(test_plain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
