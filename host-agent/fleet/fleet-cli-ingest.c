@@ -88,8 +88,8 @@ static gboolean one(PGconn *c, const AvmaCliCtx *ctx, const AvmaPublicKey *root,
              origin, res.hostname, res.host_id, res.added, res.last - res.added + 1, res.last,
              res.known ? ", the rest held already" : "", key);
     else
-      printf("%s: host %s (%s): nothing new (records up to %" G_GUINT64_FORMAT " held)\n", origin,
-             res.hostname, res.host_id, res.last);
+      printf("%s: host %s (%s): nothing new (records up to %" G_GUINT64_FORMAT " held)%s\n", origin,
+             res.hostname, res.host_id, res.last, key);
   } else {
     *db_down = g_error_matches(err, AVMA_FLEET_ERROR, AVMA_FLEET_ERROR_DATABASE);
     fprintf(stderr, "avma-fleet: %s: refused (%s): %s\n", origin, avma_fleet_error_kind(err->code),

@@ -334,16 +334,16 @@ static gboolean store(PGconn *c, const AvmaFleetBundle *b, const Standing *s, co
 gboolean avma_fleet_add_finding(PGconn *c, const char *host_id, const char *origin,
                                 const char *kind, const char *detail, GError **error) {
   const char *p[] = {host_id, origin, kind, detail};
+  const char *q[] = {host_id, detail};
   if (!avma_fleet_db_exec(c, "BEGIN", error))
     return FALSE;
   g_autoptr(PGresult) a = avma_fleet_db_query(
       c, "INSERT INTO findings (host_id, origin, kind, detail) VALUES ($1, $2, $3, $4)", 4, p,
       error);
   g_autoptr(PGresult) b =
-      a ? avma_fleet_db_query(c,
-                              "UPDATE hosts SET state = 'refused', state_detail = $4 "
-                              "WHERE host_id = $1",
-                              4, p, error)
+      a ? avma_fleet_db_query(
+              c, "UPDATE hosts SET state = 'refused', state_detail = $2 WHERE host_id = $1", 2, q,
+              error)
         : NULL;
   if (!b || !avma_fleet_db_exec(c, "COMMIT", error)) {
     avma_fleet_db_exec(c, "ROLLBACK", NULL);
