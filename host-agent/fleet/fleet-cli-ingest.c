@@ -71,14 +71,50 @@ static gboolean load_root(const AvmaCliCtx *ctx, AvmaPublicKey *root, gboolean *
 
 /* One bundle: its verdict on stdout (stored) or stderr (refused). FALSE with *db_down when the
  * database failed, so the caller stops instead of refusing every bundle after it. */
-static gboolean one(PGconn *c, const AvmaCliCtx *ctx, const AvmaPublicKey *root, GBytes *data,
+typedef struct {
+  char *path;   /* "-": standard input */
+  GBytes *data; /* or read from path by parse_job */
+  AvmaFleetBundle *bundle;
+  GError *error; /* reading or parsing */
+  char *host_id;
+  gboolean read_failed;
+} Job;
+
+static GBytes *read_input(const char *path, GError **error);
+
+/* Read and parse, in a worker thread: the next bundle is parsed while this one is stored. */
+static gpointer parse_job(gpointer data) {
+  Job *j = data;
+  if (!j->data && !(j->data = read_input(j->path, &j->error))) {
+    j->read_failed = TRUE;
+    return j;
+  }
+  gsize len = 0;
+  const char *bytes = g_bytes_get_data(j->data, &len);
+  j->bundle = avma_fleet_bundle_parse(bytes ? bytes : "", len, &j->host_id, &j->error);
+  g_clear_pointer(&j->data, g_bytes_unref);
+  return j;
+}
+
+static void job_free(Job *j) {
+  if (!j)
+    return;
+  if (j->data)
+    g_bytes_unref(j->data);
+  avma_fleet_bundle_free(j->bundle);
+  g_clear_error(&j->error);
+  g_free(j->host_id);
+  g_free(j->path);
+  g_free(j);
+}
+
+static gboolean one(PGconn *c, const AvmaCliCtx *ctx, const AvmaPublicKey *root, Job *j,
                     const char *origin, const char *pulled_as, gboolean *db_down) {
   AvmaFleetIngestResult res;
   g_autoptr(GError) err = NULL;
-  gsize len = 0;
-  const char *bytes = g_bytes_get_data(data, &len);
-  gboolean ok = avma_fleet_ingest(c, ctx->config, root, bytes ? bytes : "", len, origin, pulled_as,
-                                  &res, &err);
+  gboolean ok = avma_fleet_ingest_parsed(c, ctx->config, root, g_steal_pointer(&j->bundle),
+                                         g_steal_pointer(&j->error), j->host_id, origin, pulled_as,
+                                         &res, &err);
   if (ok) {
     g_autofree char *key =
         g_strcmp0(res.key_how, "known") ? g_strconcat("; key ", res.key_how, NULL) : g_strdup("");
@@ -129,18 +165,34 @@ int avma_fleet_cli_ingest(const AvmaCliCtx *ctx, int argc, char **argv) {
   if (!c)
     return 1;
   int rc = 0;
+  GThread *next = NULL;
   for (int i = 1; i < argc; i++) {
-    g_autoptr(GError) rerr = NULL;
-    g_autoptr(GBytes) data = read_input(argv[i], &rerr);
+    Job *j = NULL;
+    if (next) {
+      j = g_thread_join(next);
+    } else {
+      j = g_new0(Job, 1);
+      j->path = g_strdup(argv[i]);
+      parse_job(j);
+    }
+    next = NULL;
+    if (i + 1 < argc) {
+      Job *n = g_new0(Job, 1);
+      n->path = g_strdup(argv[i + 1]);
+      next = g_thread_new("parse", parse_job, n);
+    }
     const char *origin = strcmp(argv[i], "-") ? argv[i] : "stdin";
     gboolean down = FALSE;
-    if (!data) {
-      fprintf(stderr, "avma-fleet: %s: %s\n", origin, rerr->message);
+    if (j->read_failed) {
+      fprintf(stderr, "avma-fleet: %s: %s\n", origin, j->error->message);
       rc = 1;
-    } else if (!one(c, ctx, have_root ? &root : NULL, data, origin, NULL, &down)) {
+    } else if (!one(c, ctx, have_root ? &root : NULL, j, origin, NULL, &down)) {
       rc = 1;
     }
+    job_free(j);
     if (down) {
+      if (next)
+        job_free(g_thread_join(next));
       if (i + 1 < argc)
         fprintf(stderr, "avma-fleet: stopped: %d bundle(s) from %s on not ingested\n", argc - i - 1,
                 argv[i + 1]);
@@ -197,13 +249,18 @@ int avma_fleet_cli_pull(const AvmaCliCtx *ctx, int argc, char **argv) {
     guint64 since = cursor_of(c, h->name, &perr);
     if (since == G_MAXUINT64)
       return avma_cli_fail("%s", perr->message);
-    g_autoptr(GBytes) data = avma_fleet_pull(ctx->config, h, since, &perr);
+    GBytes *data = avma_fleet_pull(ctx->config, h, since, &perr);
     gboolean down = FALSE;
     if (!data) {
       fprintf(stderr, "avma-fleet: %s: %s\n", origin, perr->message);
       rc = 1;
-    } else if (!one(c, ctx, have_root ? &root : NULL, data, origin, h->name, &down)) {
-      rc = 1;
+    } else {
+      Job *j = g_new0(Job, 1);
+      j->data = data;
+      parse_job(j);
+      if (!one(c, ctx, have_root ? &root : NULL, j, origin, h->name, &down))
+        rc = 1;
+      job_free(j);
     }
     if (down)
       return 1;

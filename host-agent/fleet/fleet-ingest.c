@@ -374,12 +374,14 @@ static gboolean checked_store(PGconn *c, const AvmaFleetConfig *cfg, const AvmaP
   return ok;
 }
 
-gboolean avma_fleet_ingest(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPublicKey *root,
-                           const char *data, gsize len, const char *origin, const char *pulled_as,
-                           AvmaFleetIngestResult *res, GError **error) {
+gboolean avma_fleet_ingest_parsed(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPublicKey *root,
+                                  AvmaFleetBundle *bundle, GError *parse_error, const char *host_id,
+                                  const char *origin, const char *pulled_as,
+                                  AvmaFleetIngestResult *res, GError **error) {
   memset(res, 0, sizeof *res);
-  g_autoptr(GError) err = NULL;
-  g_autoptr(AvmaFleetBundle) b = avma_fleet_bundle_parse(data, len, &res->host_id, &err);
+  g_autoptr(GError) err = parse_error;
+  g_autoptr(AvmaFleetBundle) b = bundle;
+  res->host_id = g_strdup(b ? b->host_id : host_id);
   gboolean ok = b != NULL;
   if (ok) {
     res->hostname = g_strdup(b->hostname);
@@ -403,4 +405,13 @@ gboolean avma_fleet_ingest(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPubl
   }
   g_propagate_error(error, g_steal_pointer(&err));
   return FALSE;
+}
+
+gboolean avma_fleet_ingest(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPublicKey *root,
+                           const char *data, gsize len, const char *origin, const char *pulled_as,
+                           AvmaFleetIngestResult *res, GError **error) {
+  GError *err = NULL;
+  g_autofree char *host_id = NULL;
+  AvmaFleetBundle *b = avma_fleet_bundle_parse(data, len, &host_id, &err);
+  return avma_fleet_ingest_parsed(c, cfg, root, b, err, host_id, origin, pulled_as, res, error);
 }

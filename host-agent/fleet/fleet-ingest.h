@@ -5,6 +5,7 @@
 #pragma once
 #include <glib.h>
 
+#include "fleet-bundle.h"
 #include "fleet-config.h"
 #include "fleet-db.h"
 #include "sign.h"
@@ -25,6 +26,14 @@ void avma_fleet_ingest_result_clear(AvmaFleetIngestResult *r);
 gboolean avma_fleet_ingest(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPublicKey *root,
                            const char *data, gsize len, const char *origin, const char *pulled_as,
                            AvmaFleetIngestResult *res, GError **error);
+
+/* The same for a bundle parsed beforehand (so the next file can be parsed while this one is
+ * stored): bundle, or NULL with parse_error and host_id as avma_fleet_bundle_parse left them.
+ * Takes bundle and parse_error. */
+gboolean avma_fleet_ingest_parsed(PGconn *c, const AvmaFleetConfig *cfg, const AvmaPublicKey *root,
+                                  AvmaFleetBundle *bundle, GError *parse_error, const char *host_id,
+                                  const char *origin, const char *pulled_as,
+                                  AvmaFleetIngestResult *res, GError **error);
 
 /* Record a data-quality finding (its own transaction). host_id may be NULL. */
 gboolean avma_fleet_add_finding(PGconn *c, const char *host_id, const char *origin,
