@@ -34,6 +34,8 @@ void avma_fleet_report_free(AvmaFleetReport *r) {
  *  lic: per VM and product, the instants it ran somewhere inside a grant for that product.
  * Ranges are merged per VM (range_agg), so the overlap of a live migration counts once. */
 static const char *const setup[] = {
+    /* The month's sorts (a fleet's grants by VM and time) fit in memory instead of spilling. */
+    "SET LOCAL work_mem = '256MB'",
     "CREATE TEMP TABLE runs ON COMMIT DROP AS"
     " SELECT host_id, vm_key, vm, r * tstzrange(@S@, @E@) AS r FROM ("
     "  SELECT host_id, vm_key, vm, running,"

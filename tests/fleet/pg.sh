@@ -35,6 +35,7 @@ unix_socket_directories = '$PG_DIR/sock'
 fsync = ${PG_FSYNC:-on}
 shared_buffers = ${PG_SHARED_BUFFERS:-64MB}
 max_wal_size = 2GB
+${PG_EXTRA_CONF:-}
 CONF
   pg_restart_server || return 1
   pg_as "$PG_BIN/createdb" -h "$PG_DIR/sock" -U "$PG_USER" avma_fleet || return 1
