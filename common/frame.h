@@ -18,6 +18,9 @@
 
 /* Frame flags. */
 #define AVMA_FLAG_MORE 0x01u /* RESULT: more records follow in another request */
+/* HELLO: the guest accepts AvmaReceipt and AvmaHostPublicKey in ACTIVATE_REPLY. Guests built
+ * before those keys refuse replies that carry them, and hosts built before this bit ignore it. */
+#define AVMA_FLAG_RECEIPTS 0x02u
 
 typedef enum {
   AVMA_MSG_HELLO = 0x01,          /* guest -> host: open a session (session id = guest nonce) */

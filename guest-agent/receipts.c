@@ -26,7 +26,7 @@ static JsonArray *read_stored(const char *path, GError **error) {
   if (!json_parser_load_from_data(p, text, -1, error))
     return NULL;
   JsonNode *root = json_parser_get_root(p);
-  if (!JSON_NODE_HOLDS_ARRAY(root)) {
+  if (!root || !JSON_NODE_HOLDS_ARRAY(root)) { /* an empty file has no root */
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a list of receipts", path);
     return NULL;
   }

@@ -34,6 +34,7 @@ int avma_cli_events(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_report(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_vms(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_doctor(const AvmaCliGlobals *g, int argc, char **argv);
+int avma_cli_cluster_check(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_kvp(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_channel_add(const AvmaCliGlobals *g, int argc, char **argv);
 int avma_cli_history_verify(const AvmaCliGlobals *g, int argc, char **argv);

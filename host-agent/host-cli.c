@@ -44,6 +44,18 @@ static const AvmaCliVerb verbs[] = {
      "--json prints an array of {check, vm, status, finding, fix}. Exit status: 0 when nothing\n"
      "stands in the way of activation, 1 when a problem does, 2 for usage or an unknown VM.",
      avma_cli_doctor},
+    {"cluster check", "[URI...] [--hosts FILE] [--licence-command COMMAND] [--json]",
+     "Check that every host a VM can run on would activate it",
+     "For each libvirt URI (and each line 'URI [COMMAND]' of FILE): the host's agent licence and\n"
+     "its domains; then every VM's product (from its activation metadata) against every host's\n"
+     "licence, by the same decision table avma-hostd uses. A local URI's licence is this host's;\n"
+     "a remote one's is read by COMMAND ({host} and {uri} are replaced; default 'ssh -o\n"
+     "BatchMode=yes -o ConnectTimeout=10 {host} avma-host license show --json'). A URI listed\n"
+     "twice, or two URIs of one host (same host UUID), are checked once. --json prints\n"
+     "{hosts, vms, problems}. Exit status: 0 when every VM activates on every host, 1 when a host\n"
+     "is unreachable, its licence unknown or activating nothing, or a VM would lose activation\n"
+     "on a host; 2 for usage.",
+     avma_cli_cluster_check},
     {"history verify", "[--json]", "Check the record log's chain, checkpoints and the store",
      "Walks events.jsonl (every record's seq and the hash of the one before), checks each signed\n"
      "checkpoint in checkpoints.jsonl and compares history.db with the log; names the first bad\n"

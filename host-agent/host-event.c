@@ -563,3 +563,16 @@ void avma_host_event_from_view(JsonObject *entry, AvmaHostEvent *out) {
     if (FIELDS[i].view)
       read_field(out, &FIELDS[i], entry, FIELDS[i].view);
 }
+
+void avma_host_event_from_elements(AvmaHostEventElementText text, gpointer user,
+                                   AvmaHostEvent *out) {
+  /* Through the JSON reader, so both forms read a field the same way. The elements all hold
+   * text (times, names, codes). */
+  g_autoptr(JsonObject) o = json_object_new();
+  for (gsize i = 0; i < G_N_ELEMENTS(FIELDS); i++) {
+    const char *t = FIELDS[i].element ? text(FIELDS[i].element, user) : NULL;
+    if (t && FIELDS[i].type != T_INT && FIELDS[i].type != T_BOOL)
+      json_object_set_string_member(o, FIELDS[i].json, t);
+  }
+  avma_host_event_from_json(o, out);
+}

@@ -95,6 +95,12 @@ typedef void (*AvmaHostEventElementFn)(const char *element, const char *text, gp
 void avma_host_event_foreach_element(const AvmaHostEvent *ev, AvmaHostEventElementFn fn,
                                      gpointer user);
 
+/* Read a decision back from its domain metadata: text(element) gives the text of the child
+ * element of that name, or NULL when there is none. As avma_host_event_from_json otherwise. */
+typedef const char *(*AvmaHostEventElementText)(const char *element, gpointer user);
+void avma_host_event_from_elements(AvmaHostEventElementText text, gpointer user,
+                                   AvmaHostEvent *out);
+
 /* The 12310 events table: columns and values in one order. bind(i, column, value) gets the
  * value as an integer (is_int, *int_value) or text. */
 typedef void (*AvmaHostEventColumnFn)(guint i, const char *column, gboolean is_int,

@@ -3,12 +3,15 @@
 
 #include "state-files.h"
 
+#include "chainlog.h"
 #include "fsutil.h"
 #include "timeutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,15 +26,43 @@ char *avma_hostkey_id(const AvmaPublicKey *pub) {
   return avma_key_id_hex(pub->id);
 }
 
-/* What says that an earlier key signed something here: a non-empty event log, retired keys, or a
- * public key whose secret half is gone. */
+/* Whether the log's last record is chained: written by a version that signs, so a key existed.
+ * A last line that does not parse (cut by a crash, or edited) counts as chained: when in doubt,
+ * refuse rather than start a new key silently. */
+static gboolean events_chained(const char *path, gint64 size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return TRUE;
+  gint64 want = MIN(size, 65536);
+  g_autofree char *buf = g_malloc((gsize)want + 1);
+  ssize_t n = pread(fd, buf, (size_t)want, size - want);
+  close(fd);
+  if (n <= 0)
+    return TRUE;
+  buf[n] = '\0';
+  g_strchomp(buf);
+  const char *last = strrchr(buf, '\n');
+  last = last ? last + 1 : buf;
+  g_autoptr(JsonParser) p = json_parser_new();
+  if (!json_parser_load_from_data(p, last, -1, NULL) || !json_parser_get_root(p) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    return TRUE;
+  return json_object_has_member(json_node_get_object(json_parser_get_root(p)), AVMA_CHAIN_SEQ);
+}
+
+/* What says that an earlier key signed something here: chained records, checkpoints, retired
+ * keys, or a public key whose secret half is gone. A log from before signing (no record is
+ * chained) was never signed: a first key is created for it as for a new host. */
 static const char *history_witness(const char *state_dir) {
   g_autofree char *events = state_file(state_dir, AVMA_HOST_EVENTS_FILE);
+  g_autofree char *checkpoints = state_file(state_dir, AVMA_CHECKPOINT_FILE);
   g_autofree char *keys = state_file(state_dir, AVMA_HOSTKEY_DIR);
   g_autofree char *pub = state_file(state_dir, AVMA_HOSTKEY_PUBLIC);
   struct stat st;
-  if (stat(events, &st) == 0 && st.st_size > 0)
+  if (stat(events, &st) == 0 && st.st_size > 0 && events_chained(events, st.st_size))
     return AVMA_HOST_EVENTS_FILE;
+  if (g_file_test(checkpoints, G_FILE_TEST_EXISTS))
+    return AVMA_CHECKPOINT_FILE;
   if (g_file_test(keys, G_FILE_TEST_IS_DIR))
     return AVMA_HOSTKEY_DIR "/";
   if (g_file_test(pub, G_FILE_TEST_EXISTS))
@@ -92,7 +123,14 @@ AvmaKeyPair *avma_hostkey_open(const char *state_dir, GError **error) {
   if (!avma_key_pair_save(kp, path, error) || !write_public(state_dir, &kp->pub, error))
     return NULL;
   g_autofree char *id = avma_hostkey_id(&kp->pub);
-  g_message("created host signing key %s (%s)", id, path);
+  g_autofree char *events = state_file(state_dir, AVMA_HOST_EVENTS_FILE);
+  struct stat st;
+  if (stat(events, &st) == 0 && st.st_size > 0)
+    g_message("created host signing key %s (%s); the records already in %s were written before "
+              "signing: the chain starts after them (avma-host history verify counts them)",
+              id, path, AVMA_HOST_EVENTS_FILE);
+  else
+    g_message("created host signing key %s (%s)", id, path);
   return g_steal_pointer(&kp);
 }
 

@@ -21,7 +21,8 @@ struct AvmaSession {
   AvmaChannel *ch;
   AvmaDecoder *dec; /* allocated only while bytes are pending: idle channels cost little */
   guint32 session_id;
-  guint32 last_seq; /* highest request seq answered in this session */
+  gboolean takes_receipts; /* the last HELLO had AVMA_FLAG_RECEIPTS */
+  guint32 last_seq;        /* highest request seq answered in this session */
   guint reconnect_timer;
   guint reconnect_ms;
   guint penalty_ms;    /* back-off after we hung up on the guest; grows while it keeps abusing */
@@ -265,6 +266,7 @@ static void on_hello(AvmaSession *s, const AvmaFrame *f, const Request *r) {
   /* Any valid HELLO starts a new session: the guest may have restarted. */
   s->session_id = f->session;
   s->last_seq = f->seq;
+  s->takes_receipts = (f->flags & AVMA_FLAG_RECEIPTS) != 0;
   g_autoptr(AvmaRecordList) items = avma_host_hello_records(s->host, s->vm);
   send_reply(s, AVMA_MSG_HELLO_REPLY, 0, f, items);
 }
@@ -272,6 +274,22 @@ static void on_hello(AvmaSession *s, const AvmaFrame *f, const Request *r) {
 static void storage_error(AvmaSession *s, guint32 session, guint32 seq, const GError *err) {
   g_warning("%s: cannot record decision: %s", avma_vm_name(s->vm), err->message);
   send_error(s, session, seq, AVMA_ERR_HOST_STORAGE, "the host could not record the request", 0);
+}
+
+/* The reply for a guest that did not say it takes receipts: without the receipt's two keys, which
+ * it would refuse as unknown (the decision and its record are the same). */
+static AvmaRecordList *without_receipt(AvmaRecordList *reply) {
+  AvmaRecordList *out = avma_record_list_new();
+  for (guint i = 0; i < avma_record_list_len(reply); i++) {
+    AvmaRecord r = avma_record_list_get(reply, i);
+    g_autofree char *key = g_strndup(r.key, r.key_len);
+    if (strcmp(key, avma_key_name(AVMA_KEY_AvmaReceipt)) &&
+        strcmp(key, avma_key_name(AVMA_KEY_AvmaHostPublicKey))) {
+      g_autofree char *value = g_strndup(r.value, r.value_len);
+      avma_record_list_add_raw(out, r.pool, key, value);
+    }
+  }
+  return out;
 }
 
 static void on_decided(AvmaRecordList *reply, const GError *error, gpointer user) {
@@ -286,7 +304,9 @@ static void on_decided(AvmaRecordList *reply, const GError *error, gpointer user
     avma_record_list_add(r, AVMA_KEY_ErrorMessage, "the host could not record the request");
     w->out = avma_msg_build(AVMA_MSG_ERROR, 0, w->session, w->seq, r, NULL);
   } else {
-    w->out = avma_msg_build(AVMA_MSG_ACTIVATE_REPLY, 0, w->session, w->seq, reply, &build_err);
+    g_autoptr(AvmaRecordList) plain = s->takes_receipts ? NULL : without_receipt(reply);
+    w->out = avma_msg_build(AVMA_MSG_ACTIVATE_REPLY, 0, w->session, w->seq, plain ? plain : reply,
+                            &build_err);
     if (!w->out)
       g_warning("%s: reply does not fit a frame: %s", avma_vm_name(s->vm), build_err->message);
   }

@@ -159,6 +159,15 @@ void avma_json_bool(AvmaJsonObj *o, const char *name, bool value) {
   avma_buf_append(o->b, value ? "true" : "false", value ? 4 : 5);
 }
 
+void avma_json_str_or_null(AvmaJsonObj *o, const char *name, const char *value) {
+  if (value) {
+    avma_json_str(o, name, value);
+    return;
+  }
+  member(o, name);
+  avma_buf_append(o->b, "null", 4);
+}
+
 void avma_json_end(AvmaJsonObj *o) {
   avma_buf_append(o->b, "}", 1);
 }

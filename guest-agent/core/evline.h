@@ -32,6 +32,8 @@ void avma_json_begin(AvmaJsonObj *o, AvmaBuf *b);
 void avma_json_str(AvmaJsonObj *o, const char *name, const char *value);
 void avma_json_int(AvmaJsonObj *o, const char *name, int64_t value);
 void avma_json_bool(AvmaJsonObj *o, const char *name, bool value);
+/* value NULL: the member is null. */
+void avma_json_str_or_null(AvmaJsonObj *o, const char *name, const char *value);
 void avma_json_end(AvmaJsonObj *o);
 
 /* The 12309 record, as the Linux agent writes it: time, event_id, notification, reason,

@@ -62,7 +62,9 @@ size_t avma_xchg_frame(AvmaXchg *x, uint8_t *out, size_t cap, char *why, size_t 
     return 0;
   const AvmaXchgStep *s = &x->steps[x->current];
   size_t len = 0;
-  if (avma_wire_build(s->type, 0, x->session, (uint32_t)x->current + 1, s->records.items,
+  /* Both agents take receipts (the Linux one keeps them; the Windows one validates and drops). */
+  uint8_t flags = s->type == AVMA_MSG_HELLO ? AVMA_FLAG_RECEIPTS : 0;
+  if (avma_wire_build(s->type, flags, x->session, (uint32_t)x->current + 1, s->records.items,
                       s->records.len, out, cap, &len, why, why_len) != AVMA_WIRE_OK)
     return 0;
   return len;

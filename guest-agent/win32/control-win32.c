@@ -63,6 +63,24 @@ void avma_control_request(AvmaPipeServer *s, const char *line, size_t len, void 
   } else if (!strcmp(verb, "upk")) {
     bool ok = avma_wg_uninstall_key(g, msg, sizeof msg, why, sizeof why);
     reply_obj(s, ok, ok ? "message" : "error", ok ? msg : why, NULL, NULL);
+  } else if (!strcmp(verb, "port")) {
+    /* For doctor. The host side is known only through the port's reads and writes: it counts as
+     * connected while the port is open and no presence retry is pending. */
+    bool open = avma_wport_is_open(&g->port);
+    AvmaBuf b;
+    avma_buf_init(&b);
+    AvmaJsonObj o;
+    avma_json_begin(&o, &b);
+    avma_json_bool(&o, "ok", true);
+    avma_json_bool(&o, "port_open", open);
+    avma_json_bool(&o, "host_connected", open && !g->presence_at);
+    avma_json_str(&o, "port", g->cfg->port);
+    avma_json_end(&o);
+    if (b.failed)
+      reply_obj(s, false, "error", "out of memory", NULL, NULL);
+    else
+      avma_pipe_server_reply(s, b.data, b.len);
+    avma_buf_free(&b);
   } else if (!strcmp(verb, "state")) {
     char *text = malloc(AVMA_GSTATE_TEXT_MAX);
     if (text && avma_gstate_format(&g->st, text, AVMA_GSTATE_TEXT_MAX))

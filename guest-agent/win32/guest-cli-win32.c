@@ -1,6 +1,7 @@
 /* avma-guest.exe: slmgr-style verbs for the Windows guest, with the Linux CLI's output, --json
  * and exit codes. Asks the running service over its control pipe; without one it acts on the
  * state file and the port itself. */
+#include "doctor-win32.h"
 #include "evline.h"
 #include "fileio-win32.h"
 #include "pipe-win32.h"
@@ -472,7 +473,147 @@ static void usage(FILE *f) {
              "  dlv        detailed licence information\n"
              "  dli        short licence information\n"
              "  xpr        when the activation expires\n"
-             "  events     the 12309 history\n");
+             "  events     the 12309 history\n"
+             "  doctor     what stands in the way of activation, each finding with its fix;\n"
+             "             exit 0 when nothing does, 1 when something does\n");
+}
+
+/* ---- doctor: the Linux agent's checks, in the order they must be fixed ------------------------
+ */
+
+static bool flat_bool(const AvmaJsonFlat *r, const char *name) {
+  const AvmaJsonMember *m = avma_json_flat_get(r, name);
+  return m && m->type == AVMA_JV_BOOL && m->boolean;
+}
+
+static void doctor_port(Ctx *c, AvmaWDocReport *r, int service, const AvmaJsonFlat *port) {
+  const char *path = c->cfg.port;
+  if (service > 0) {
+    if (flat_bool(port, "port_open"))
+      avma_wdoc_add(r, "port present", AVMA_WDOC_OK, NULL, "%s", path);
+    else
+      avma_wdoc_add(r, "port present", AVMA_WDOC_WARNING,
+                    "on the host: avma-host channel add VM; in the guest: the virtio-serial "
+                    "driver (vioserial)",
+                    "avma-guestd has %s closed now (it was not there, or the host side went "
+                    "away, at its last attempt)",
+                    path);
+    return;
+  }
+  /* No service holds it: look for it ourselves. */
+  AvmaWPort p;
+  char why[512];
+  if (!avma_wport_init(&p)) {
+    avma_wdoc_add(r, "port present", AVMA_WDOC_PROBLEM, NULL, "cannot create events");
+    return;
+  }
+  AvmaWPortStatus st = avma_wport_open(&p, path, why, sizeof why);
+  avma_wport_free(&p);
+  if (st == AVMA_WPORT_OK || st == AVMA_WPORT_BUSY)
+    avma_wdoc_add(r, "port present", AVMA_WDOC_OK, NULL, "%s", path);
+  else
+    avma_wdoc_add(r, "port present", AVMA_WDOC_PROBLEM,
+                  "on the host: avma-host channel add VM; in the guest: the virtio-serial "
+                  "driver (vioserial), or set [guest] port",
+                  "%s", why);
+}
+
+static void doctor_owner(AvmaWDocReport *r, int service, const char *service_error) {
+  if (service > 0)
+    avma_wdoc_add(r, "port owned by the agent", AVMA_WDOC_OK, NULL,
+                  "the avma-guestd service answers on its pipe");
+  else
+    avma_wdoc_add(r, "port owned by the agent", AVMA_WDOC_PROBLEM, "sc start avma-guestd",
+                  "the avma-guestd service does not answer%s%s", *service_error ? ": " : "",
+                  service_error);
+}
+
+static void doctor_host(AvmaWDocReport *r, int service, const AvmaJsonFlat *port) {
+  if (service <= 0 || !flat_bool(port, "port_open"))
+    return; /* the checks above say why nothing is known */
+  if (flat_bool(port, "host_connected"))
+    avma_wdoc_add(r, "host side connected", AVMA_WDOC_OK, NULL,
+                  "the host end of the port answered");
+  else
+    avma_wdoc_add(r, "host side connected", AVMA_WDOC_PROBLEM,
+                  "on the host: start avma-hostd, then avma-host doctor VM",
+                  "nobody listens on the host end of the port");
+}
+
+static void doctor_key(Ctx *c, AvmaWDocReport *r, const AvmaGState *st) {
+  const char *fix = "avma-guest ipk KEY (the AVMA key)";
+  if (!*st->key) {
+    avma_wdoc_add(r, "key installed", AVMA_WDOC_PROBLEM, fix, "no product key installed");
+    return;
+  }
+  const AvmaCatalogueEntry *e = avma_catalogue_lookup(st->key);
+  if (!st->key_is_avma || !e) {
+    avma_wdoc_add(r, "key installed", AVMA_WDOC_PROBLEM, fix,
+                  "the installed key is not an AVMA key");
+    return;
+  }
+  if ((c->image.version && c->image.version != e->version) ||
+      (c->image.edition && c->image.edition != e->edition)) {
+    avma_wdoc_add(r, "key installed", AVMA_WDOC_PROBLEM,
+                  "avma-guest ipk KEY with the AVMA key of this image's product",
+                  "the key is for %s %s, this image is %s %s", avma_version_display(e->version),
+                  avma_edition_display(e->edition),
+                  c->image.version ? avma_version_display(c->image.version) : "any version",
+                  c->image.edition ? avma_edition_display(c->image.edition) : "any edition");
+    return;
+  }
+  avma_wdoc_add(r, "key installed", AVMA_WDOC_OK, NULL, "AVMA key for %s %s",
+                avma_version_display(e->version), avma_edition_display(e->edition));
+}
+
+static void doctor_outcome(AvmaWDocReport *r, const AvmaGState *st) {
+  char attempt[AVMA_RFC3339_LEN], until[AVMA_RFC3339_LEN];
+  avma_rfc3339_format(st->last_attempt, attempt);
+  avma_rfc3339_format(st->granted_until, until);
+  if (!*st->last_notification)
+    avma_wdoc_add(r, "last outcome", AVMA_WDOC_WARNING, "avma-guest ato", "no attempt yet");
+  else if (st->licensed && st->granted_until > avma_win_now())
+    avma_wdoc_add(r, "last outcome", AVMA_WDOC_OK, NULL, "%s at %s; licensed until %s",
+                  st->last_notification, attempt, until);
+  else
+    avma_wdoc_add(r, "last outcome", AVMA_WDOC_PROBLEM,
+                  "fix the checks above (and avma-host doctor on the host), then avma-guest ato",
+                  "%s at %s%s%s", st->last_notification, attempt, *st->last_reason ? ": " : "",
+                  st->last_reason);
+}
+
+/* Exit 0 when nothing stands in the way of activation, 1 when something does. */
+static int verb_doctor(Ctx *c) {
+  AvmaWDocReport r = {0};
+  AvmaJsonFlat port;
+  memset(&port, 0, sizeof port);
+  char service_error[256] = "";
+  /* The service's own answer, not ask_service's: a missing service is a finding here. */
+  int service = ask_service(c, "port", NULL, &port);
+  if (service > 0 && !reply_ok(&port)) {
+    snprintf(service_error, sizeof service_error, "%s", avma_json_flat_str(&port, "error", "?"));
+    avma_json_flat_free(&port);
+    service = 0;
+  } else if (service < 0) {
+    snprintf(service_error, sizeof service_error, "its pipe %s failed", c->cfg.pipe);
+  }
+  doctor_port(c, &r, service, &port);
+  doctor_owner(&r, service, service_error);
+  doctor_host(&r, service, &port);
+  AvmaGState st;
+  bool existed;
+  char why[1024];
+  if (avma_win_state_load(c->dir, &st, &existed, why, sizeof why)) {
+    doctor_key(c, &r, &st);
+    doctor_outcome(&r, &st);
+  } else {
+    avma_wdoc_add(&r, "key installed", AVMA_WDOC_PROBLEM, "avma-guest ipk KEY",
+                  "cannot read the guest state: %s", why);
+  }
+  if (service > 0)
+    avma_json_flat_free(&port);
+  avma_wdoc_print(&r, c->json);
+  return avma_wdoc_has_problem(&r) ? 1 : 0;
 }
 
 int wmain(int argc, wchar_t **wargv); /* the -municode entry point */
@@ -560,6 +701,8 @@ int wmain(int argc, wchar_t **wargv) {
     return verb_xpr(&c);
   if (!strcmp(verb, "events"))
     return verb_events(&c);
+  if (!strcmp(verb, "doctor"))
+    return verb_doctor(&c);
   if (!strcmp(verb, "help")) {
     usage(stdout);
     return 0;

@@ -26,9 +26,9 @@ static GPtrArray *load_receipts(const char *path, GError **error) {
   }
   JsonNode *root = json_parser_get_root(p);
   JsonArray *a = NULL;
-  if (JSON_NODE_HOLDS_ARRAY(root))
+  if (root && JSON_NODE_HOLDS_ARRAY(root)) /* an empty file has no root */
     a = json_node_get_array(root);
-  else if (JSON_NODE_HOLDS_OBJECT(root) &&
+  else if (root && JSON_NODE_HOLDS_OBJECT(root) &&
            json_object_has_member(json_node_get_object(root), "receipts"))
     a = json_object_get_array_member(json_node_get_object(root), "receipts");
   for (guint i = 0; a && i < json_array_get_length(a); i++) {
@@ -63,7 +63,7 @@ static GHashTable *load_history(const char *path, guint64 *last, GError **error)
     if (!json_parser_load_from_data(p, line, (gssize)len, NULL))
       continue;
     JsonNode *root = json_parser_get_root(p);
-    if (!JSON_NODE_HOLDS_OBJECT(root))
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
       continue;
     JsonNode *s = json_object_get_member(json_node_get_object(root), "seq");
     if (!s || !JSON_NODE_HOLDS_VALUE(s) || json_node_get_value_type(s) != G_TYPE_INT64)

@@ -14,6 +14,8 @@ FUZZ_CI_SECONDS ?= 60
 FUZZ_GLIB_TARGETS := hostconf guestconf session domxml licence eventlog vmsjson control
 # What avma-verify reads: keys, signed notes, minisign signatures, certificates (issue #18).
 FUZZ_GLIB_TARGETS += signed
+# The guest's kept receipts (issue #17: every file a guest agent loads is fuzzed).
+FUZZ_GLIB_TARGETS += receipts
 # Targets of the portable guest core (guest-agent/core): pure C11 like the common modules.
 FUZZ_GCORE_TARGETS := xchg gstate jsonflat
 FUZZ_TARGETS := frame kvp schema key $(FUZZ_GCORE_TARGETS) $(FUZZ_GLIB_TARGETS)
@@ -44,6 +46,7 @@ FUZZ_MAXLEN_gstate := 16384
 FUZZ_MAXLEN_jsonflat := 16384
 FUZZ_MAXLEN_control := 5000
 FUZZ_MAXLEN_signed := 16384
+FUZZ_MAXLEN_receipts := 16384
 FUZZ_OPTS = -max_len=$(FUZZ_MAXLEN_$(1)) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix=$(FUZZ_DIR)/artifacts/fuzz-$(1)- \
             $(if $(wildcard tests/fuzz/fuzz-$(1).dict),-dict=tests/fuzz/fuzz-$(1).dict)
@@ -73,6 +76,7 @@ FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-confi
                     host-agent/hostkey.c
 FUZZ_SRC_domxml := host-agent/domxml.c
 FUZZ_SRC_control := guest-agent/control-request.c
+FUZZ_SRC_receipts := guest-agent/receipts.c
 FUZZ_SRC_licence := host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c
 FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/session.c host-agent/host-event.c host-agent/chainlog.c \
@@ -119,6 +123,7 @@ FUZZ_COVERS_gstate := guest-agent/core/gstate.c guest-agent/core/rfc3339.c
 FUZZ_COVERS_jsonflat := guest-agent/core/evline.c
 FUZZ_COVERS_control := guest-agent/control-request.c
 FUZZ_COVERS_signed := common/sign.c common/keycert.c
+FUZZ_COVERS_receipts := guest-agent/receipts.c common/receipt.c
 fuzz_empty :=
 fuzz_space := $(fuzz_empty) $(fuzz_empty)
 # target=file:file... for each target, for the shell loop below.

@@ -6,8 +6,11 @@ here=$(dirname "$0")
 pass=0 fail=0
 for t in "$@"; do
   echo "== $t"
+  start=$SECONDS
   out=$(BUILD=${BUILD:-build} bash "$t" 2>&1)
   rc=$?
+  # Wall time per script, for keeping CI within its budget (not a check).
+  echo "# $t: $((SECONDS - start)) s"
   echo "$out" | grep -E '^(ok|not ok|#)' || true
   p=$(echo "$out" | grep -c '^ok ')
   f=$(echo "$out" | grep -c '^not ok ')

@@ -149,6 +149,24 @@ start_fails "garbage key" "host-key.sec.*restore it from a backup"
 rm -f "$S/host-key.sec"
 start_fails "missing key with history" "host-key.sec is missing.*events.jsonl.*avma-host key create"
 check "missing key: nothing was created in its place" test ! -e "$S/host-key.sec"
+# A host upgraded from a version without signing: its log has only unchained records and no key
+# ever signed anything, so the first start creates the key (no `key create` needed).
+L=$T/legacy
+mkdir -p "$L"
+echo '{"time":"2026-01-01T00:00:00Z","event_id":12310,"notification":"AVMA Success","vm":"old"}' >"$L/events.jsonl"
+out=$(timeout 3 "$B/avma-hostd" --state-dir "$L" --channel "k1=$T/k1.sock" 2>&1); rc=$?
+eq "history from before signing: avma-hostd runs (stopped by the timeout)" "$rc" 124
+check "history from before signing: a first key is created" test -s "$L/host-key.sec"
+check "history from before signing: it says the chain starts after the old records" \
+  grep -q "written before signing" <<<"$out"
+check "history from before signing: the old record is kept" grep -q '"vm":"old"' "$L/events.jsonl"
+# The same log with one chained record after it: signed history, the key must not be replaced.
+rm -f "$L/host-key.sec" "$L/host-key.pub"
+echo '{"time":"2026-01-02T00:00:00Z","event_id":12310,"vm":"new","seq":1,"prev":"00"}' >>"$L/events.jsonl"
+out=$(timeout 5 "$B/avma-hostd" --state-dir "$L" --channel "k1=$T/k1.sock" 2>&1); rc=$?
+check "chained history without its key: refused" test "$rc" -ne 0 -a "$rc" -ne 124
+check "chained history without its key: names events.jsonl" grep -q "missing.*events.jsonl" <<<"$out"
+check "chained history without its key: nothing created" test ! -e "$L/host-key.sec"
 cp -p "$T/saved.sec" "$S/host-key.sec"
 hostd k1
 check "restored key: avma-hostd starts with it" grep -q "host key $ID2" "$T/hostd.log"

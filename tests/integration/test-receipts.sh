@@ -84,6 +84,13 @@ out=$(guest c1 dlv); rc=$?
 eq "altered kept receipt: dlv exit 0" "$rc" 0
 check "dlv flags it" grep -q 'Receipt signature: DOES NOT VERIFY: .*altered' <<<"$out"
 eq "receipt --json flags it" "$(guest c1 receipt --json | jq '.receipts[-1].verified')" false
+: >"$R"
+out=$(G_DEBUG=fatal-criticals guest c1 receipt 2>&1); rc=$?
+check "an empty receipts file: a clean answer, no crash (exit $rc)" test "$rc" -le 1
+: >"$T/empty.json"
+out=$(G_DEBUG=fatal-criticals V "$T/empty.json" --key "$PUB" 2>&1); rc=$?
+eq "avma-verify receipt of an empty file: input error, exit 2" "$rc" 2
+check "avma-verify receipt of an empty file: says so" grep -q "neither a receipt nor" <<<"$out"
 echo 'not json' >"$R"
 hostd c1 c2
 guest c1 ato >/dev/null; rc=$?

@@ -319,6 +319,43 @@ static void test_columns_elements_view(void **state) {
   assert_string_equal(json_object_get_string_member(blank, "last_event_time"), "");
 }
 
+static void collect_element(const char *element, const char *text, gpointer user) {
+  g_hash_table_insert(user, g_strdup(element), g_strdup(text));
+}
+
+static const char *lookup_element(const char *element, gpointer user) {
+  return g_hash_table_lookup(user, element);
+}
+
+/* The metadata read back (avma-host cluster check) gives the decision that was written. */
+static void test_elements_round_trip(void **state) {
+  (void)state;
+  g_auto(AvmaHostEvent) d;
+  decision(&d);
+  g_autoptr(GHashTable) el = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  avma_host_event_foreach_element(&d, collect_element, el);
+  g_auto(AvmaHostEvent) back;
+  avma_host_event_from_elements(lookup_element, el, &back);
+  assert_int_equal(back.kind, AVMA_HOST_EVENT_DECISION);
+  assert_int_equal(back.time, d.time);
+  assert_int_equal(back.notification, d.notification);
+  assert_int_equal(back.reason, d.reason);
+  assert_string_equal(back.guest_version, "2022");
+  assert_string_equal(back.guest_edition, "Standard");
+  assert_string_equal(back.key_last5, d.key_last5);
+  assert_string_equal(back.host_id, d.host_id);
+  assert_int_equal(back.granted_until, d.granted_until);
+  /* Missing elements read as empty, hostile ones as the JSON reader reads them. */
+  g_hash_table_remove_all(el);
+  g_hash_table_insert(el, g_strdup("time"), g_strdup("not a time"));
+  g_hash_table_insert(el, g_strdup("notification"), g_strdup("AVMA Success\x1b[2J"));
+  g_auto(AvmaHostEvent) odd;
+  avma_host_event_from_elements(lookup_element, el, &odd);
+  assert_int_equal(odd.time, 0);
+  assert_int_equal(odd.notification, AVMA_HOST_EVENT_NONE);
+  assert_null(odd.guest_version);
+}
+
 /* ---- the host: observers, references, identity ---------------------------------------------- */
 
 typedef struct {
@@ -464,6 +501,7 @@ int main(void) {
       cmocka_unit_test(test_journal),
       cmocka_unit_test(test_hostile),
       cmocka_unit_test(test_columns_elements_view),
+      cmocka_unit_test(test_elements_round_trip),
       cmocka_unit_test_setup_teardown(test_observers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_identity_and_refs, setup, teardown),
   };

@@ -69,7 +69,15 @@ static void missing_key_with_history_is_an_error(void **st) {
   assert_false(g_file_test(sec, G_FILE_TEST_EXISTS));
   g_autofree char *pubp = path_in(d, AVMA_HOSTKEY_PUBLIC);
   assert_int_equal(g_unlink(pubp), 0);
+  /* Records from before signing (unchained): nothing was ever signed, a first key is made. */
   assert_true(g_file_set_contents(events, "{\"event_id\":12310}\n", -1, NULL));
+  g_autoptr(AvmaKeyPair) first = avma_hostkey_open(d, NULL);
+  assert_non_null(first);
+  assert_int_equal(g_unlink(sec), 0);
+  assert_int_equal(g_unlink(pubp), 0);
+  /* A chained record: signed history, whose key is missing. */
+  assert_true(g_file_set_contents(
+      events, "{\"event_id\":12310}\n{\"event_id\":12310,\"seq\":1,\"prev\":\"x\"}\n", -1, NULL));
   g_autoptr(GError) e2 = NULL;
   assert_null(avma_hostkey_open(d, &e2));
   assert_true(g_error_matches(e2, AVMA_HOSTKEY_ERROR, AVMA_HOSTKEY_ERROR_MISSING));

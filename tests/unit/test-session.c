@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "hostkey.h"
 #include "licence.h"
 #include "session.h"
 
@@ -37,6 +38,7 @@ typedef struct {
   guint32 seq;
   char code[64];
   guint retry_after_ms;
+  gboolean receipt; /* AvmaReceipt and AvmaHostPublicKey were in it */
 } Reply;
 
 static int setup(void **state) {
@@ -74,8 +76,8 @@ static int teardown(void **state) {
   avma_host_config_free(fx->config);
   if (fx->guest >= 0)
     close(fx->guest);
-  const char *names[] = {"host.conf", "licence.conf", "licence-history.jsonl", "host-id",
-                         "events.jsonl"};
+  const char *names[] = {"host.conf",    "licence.conf", "licence-history.jsonl", "host-id",
+                         "events.jsonl", "host-key.sec", "host-key.pub"};
   for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
     g_autofree char *p = g_build_filename(fx->dir, names[i], NULL);
     g_unlink(p);
@@ -151,6 +153,9 @@ static guint replies(Fx *fx, Reply *out, guint cap) {
         g_autofree char *retry = avma_records_dup(recs, nr, AVMA_KEY_ErrorRetryAfterMs);
         if (retry)
           r->retry_after_ms = (guint)g_ascii_strtoull(retry, NULL, 10);
+        g_autofree char *receipt = avma_records_dup(recs, nr, AVMA_KEY_AvmaReceipt);
+        g_autofree char *pub = avma_records_dup(recs, nr, AVMA_KEY_AvmaHostPublicKey);
+        r->receipt = receipt && pub;
       }
     }
   }
@@ -311,6 +316,36 @@ static void test_activation_rate_limit(void **state) {
   assert_int_equal(r[1].type, AVMA_MSG_ACTIVATE_REPLY);
   assert_int_equal(r[2].type, AVMA_MSG_ACTIVATE_REPLY);
   assert_string_equal(r[3].code, "rate-limited");
+}
+
+/* Receipts only to guests whose HELLO says they take them (AVMA_FLAG_RECEIPTS): a guest built
+ * before AvmaReceipt refuses a reply with unknown keys, and ignores the flag bit it sends as 0. */
+static void test_receipts_only_when_taken(void **state) {
+  Fx *fx = *state;
+  start(fx);
+  g_autoptr(AvmaKeyPair) kp = avma_hostkey_open(fx->dir, NULL);
+  assert_non_null(kp);
+  g_autoptr(AvmaHostKey) hk = avma_hostkey_new(fx->dir, g_steal_pointer(&kp));
+  avma_host_set_signer(fx->host, hk);
+  g_autoptr(AvmaRecordList) req = avma_record_list_new();
+  avma_record_list_add(req, AVMA_KEY_AvmaKey, "YDFWN-MJ9JR-3DYRK-FXXRW-78VHK");
+  g_autoptr(GBytes) old_hello = hello_frame(); /* flags 0: an older guest */
+  g_autoptr(GBytes) a2 = frame(AVMA_MSG_ACTIVATE, SESSION, 2, req);
+  feed_all(fx, old_hello);
+  feed_all(fx, a2);
+  Reply r[8];
+  assert_int_equal(replies(fx, r, 8), 2);
+  assert_int_equal(r[1].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_false(r[1].receipt);
+  g_autoptr(GBytes) new_hello =
+      avma_msg_build(AVMA_MSG_HELLO, AVMA_FLAG_RECEIPTS, SESSION + 1, 1, NULL, NULL);
+  g_autoptr(GBytes) b2 = frame(AVMA_MSG_ACTIVATE, SESSION + 1, 2, req);
+  feed_all(fx, new_hello);
+  feed_all(fx, b2);
+  assert_int_equal(replies(fx, r, 8), 2);
+  assert_int_equal(r[1].type, AVMA_MSG_ACTIVATE_REPLY);
+  assert_true(r[1].receipt);
+  avma_host_set_signer(fx->host, NULL);
 }
 
 /* An error quoting a key full of control characters and long enough to be cut mid-character is
@@ -556,6 +591,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_payloads_refused_alike, setup, teardown),
       cmocka_unit_test_setup_teardown(test_buckets_survive_reconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_vm_name_hello_valid, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_receipts_only_when_taken, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

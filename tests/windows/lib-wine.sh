@@ -182,11 +182,9 @@ once() {
   OUT=$(tr -d '\r' <"$T/once.out")
   return $rc
 }
-sink() { tr -d '\r' <"$WINEPREFIX/drive_c/t/$1.sink" 2>/dev/null; }
+sink() { tr -d '\r' 2>/dev/null <"$WINEPREFIX/drive_c/t/$1.sink"; }
 # count of 12309 events with a notification in NAME's own log (events --json)
 gcount() { guest "$1" events --json | jq --arg n "$2" '[.[] | select(.notification == $n)] | length'; }
-# CPU seconds (user+system) a process used, from /proc
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 KEY_2022_STD=YDFWN-MJ9JR-3DYRK-FXXRW-78VHK
 KEY_2022_DC=W3GNR-8DDXR-2TFRP-H8P33-DV9BG

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # wine-agent: the Windows guest agent (avma-guestd.exe, avma-guest.exe, the MSI) under Wine
-# against the real Linux avma-hostd: product detection from the registry, the four
-# notifications, renewal, the CLI over the pipe, key replacement, host absent then back (CPU
-# measured), a vanished port, a hostile host, a corrupt state file, a second instance, and the
-# service through sc and through the MSI. Prints ok / not ok lines; fails on any not ok.
+# against the real Linux avma-hostd: product detection from the registry; the shared guest
+# scenarios the Linux agent passes too (tests/scenarios/guest-scenarios.sh: the four
+# notifications, renewal, the CLI over the pipe, key replacement, host absent then back with CPU
+# measured, back-pressure); then what only Windows has: the event sink and ReportEventW, the
+# Win32 intrinsic items, a second instance, a vanished port, a hostile host, a corrupt state
+# file, and the service through sc and through the MSI. Prints ok / not ok lines; fails on any
+# not ok.
 . "$(dirname "$0")/lib-wine.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -34,155 +37,78 @@ check "registry: says which value is missing" grep -q "EditionID missing" <<<"$(
 seed 7601 ServerDatacenter Client "Microsoft Windows 7"
 eq "registry: a client install is no server" "$(product version)" unknown
 
-# --- the declared product binds ipk, as on Linux ------------------------------------------------
-seed 20348 ServerStandard Server "Windows Server 2022 Standard"
-conf bound
-out=$(guest bound ipk "$KEY_2025_DC" 2>&1); rc=$?
-eq "ipk of another product's key: refused" "$rc" 1
-check "ipk of another product's key: names this image's AVMA key" grep -q "$KEY_2022_STD" <<<"$out"
+# --- the shared guest scenarios (tests/scenarios/guest-scenarios.sh), as for the Linux agent,
+# with what only Windows has checked after the scenario that sets it up ----------------------
+HOST_CONF=$T/host.conf
+gproduct() {
+  case "$1 $2" in
+  "2022 Standard") seed 20348 ServerStandard Server "Windows Server 2022 Standard" ;;
+  "2025 Datacenter") seed 26100 ServerDatacenter Server "Windows Server 2025 Datacenter" ;;
+  *) echo "# gproduct: no registry seed for $1 $2"; return 1 ;;
+  esac
+}
+gconf() { conf "$@"; }
+gstart() { agent "$1"; }
+gpid() { echo "$AGENT_PID"; }
+gstop() { stop_agent; }
 
-# --- AVMA Success at start, renewal, the CLI over the pipe ------------------------------------
-licence 2022 Datacenter yes
-port vm1
-hostd vm1
-RENEW=2 conf vm1
-out=$(guest vm1 ipk "$KEY_2022_STD"); rc=$?
-eq "ipk without the service: exit 0" "$rc" 0
-check "ipk: says what it installed" grep -q "Installed AVMA key for Windows Server 2022 Standard" <<<"$out"
-agent vm1
-check "service (console): started" test -n "$AGENT_PID"
-check "success: AVMA Success at start, nobody typing" wait_for 10 '[ "$(gcount vm1 "AVMA Success")" -ge 1 ]'
-check "renewal: renews on the configured interval" wait_for 15 '[ "$(gcount vm1 "AVMA Success")" -ge 3 ]'
-check "event sink: 12309 success with the five insertion strings" \
-  grep -qP '^12309\tsuccess\tAVMA Success\t[^\t]+\tok\t78VHK\t\S+$' <<<"$(sink vm1)"
-check "Wine +eventlog: ReportEventW id 12309 (0x3015)" grep -q 'ReportEventW (.*0x00003015' "$T/vm1.log"
-check "Wine +eventlog: insertion string AVMA Success" grep -q 'ReportEventW L"AVMA Success"' "$T/vm1.log"
-check "host: 12310 AVMA Success for vm1" \
-  test "$(hev | jq '[.[] | select(.vm == "vm1" and .notification == "AVMA Success")] | length')" -ge 1
-item() { jq -r --arg k "$1" '.vms[] | select(.name == "vm1") | .intrinsic[$k] // empty' "$T/host/vms.json" 2>/dev/null; }
-check "intrinsic: the host holds OSName from the registry" wait_for 5 '[ "$(item OSName)" = "Windows Server 2022 Standard" ]'
-eq "intrinsic: OSPlatformId 2" "$(item OSPlatformId)" 2
-eq "intrinsic: OSBuildNumber from RtlGetVersion" "$(item OSBuildNumber)" 20348
-eq "intrinsic: ProcessorArchitecture (AMD64 = 9)" "$(item ProcessorArchitecture)" 9
-check "intrinsic: FQDN from GetComputerNameExW" test -n "$(item FullyQualifiedDomainName)"
-v4=$(ip -4 -o addr show scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
-if [[ $v4 ]]; then
-  check "intrinsic: IPv4 addresses from GetAdaptersAddresses ($v4)" \
-    grep -qw "$v4" <<<"$(item NetworkAddressIPv4 | tr ';' ' ')"
-fi
-eq "dli over the pipe: Licensed" "$(guest vm1 --json dli | jq -r .license_status)" Licensed
-eq "xpr --json: licensed" "$(guest vm1 --json xpr | jq -r .licensed)" true
-check "dlv: slmgr's AVMA client block" grep -q "Host Digital PID2" <<<"$(guest vm1 dlv)"
-check "dlv: Guest IAID label" grep -q "Guest IAID: " <<<"$(guest vm1 dlv)"
-out=$(guest vm1 ato); rc=$?
-eq "ato over the pipe (the service holds the port): exit 0" "$rc" 0
-check "ato: prints the notification" grep -q "^AVMA Success: " <<<"$out"
-eq "ato --json: exit_code 0" "$(guest vm1 --json ato | jq -r .exit_code)" 0
-eq "events --json: one JSON array" "$(guest vm1 events --json | jq -r 'type')" array
+after_success() {
+  check "event sink: 12309 success with the five insertion strings" \
+    grep -qP '^12309\tsuccess\tAVMA Success\t[^\t]+\tok\t78VHK\t\S+$' <<<"$(sink vm1)"
+  check "Wine +eventlog: ReportEventW id 12309 (0x3015)" grep -q 'ReportEventW (.*0x00003015' "$T/vm1.log"
+  check "Wine +eventlog: insertion string AVMA Success" grep -q 'ReportEventW L"AVMA Success"' "$T/vm1.log"
+  item() { jq -r --arg k "$1" '.vms[] | select(.name == "vm1") | .intrinsic[$k] // empty' "$T/host/vms.json" 2>/dev/null; }
+  check "intrinsic: the host holds OSName from the registry" wait_for 5 '[ "$(item OSName)" = "Windows Server 2022 Standard" ]'
+  eq "intrinsic: OSPlatformId 2" "$(item OSPlatformId)" 2
+  eq "intrinsic: OSBuildNumber from RtlGetVersion" "$(item OSBuildNumber)" 20348
+  eq "intrinsic: ProcessorArchitecture (AMD64 = 9)" "$(item ProcessorArchitecture)" 9
+  check "intrinsic: FQDN from GetComputerNameExW" test -n "$(item FullyQualifiedDomainName)"
+  local v4 rc
+  v4=$(ip -4 -o addr show scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+  if [[ $v4 ]]; then
+    check "intrinsic: IPv4 addresses from GetAdaptersAddresses ($v4)" \
+      grep -qw "$v4" <<<"$(item NetworkAddressIPv4 | tr ';' ' ')"
+  fi
+  # A second instance is refused.
+  once vm1; rc=$?
+  eq "second instance: exits 1" "$rc" 1
+  check "second instance: names the other instance" grep -q "another avma-guestd is already running" <<<"$OUT"
+  conf other pipe='\\.\pipe\avma-guest-other'
+  once other; rc=$?
+  eq "second instance on its own pipe: the port is exclusive" "$rc" 1
+  check "second instance on its own pipe: says the port is busy" grep -q "is busy: another avma-guestd" <<<"$OUT"
+}
 
-# --- a second instance is refused ---------------------------------------------------------------
-once vm1; rc=$?
-eq "second instance: exits 1" "$rc" 1
-check "second instance: names the other instance" grep -q "another avma-guestd is already running" <<<"$OUT"
-conf other pipe='\\.\pipe\avma-guest-other'
-once other; rc=$?
-eq "second instance on its own pipe: the port is exclusive" "$rc" 1
-check "second instance on its own pipe: says the port is busy" grep -q "is busy: another avma-guestd" <<<"$OUT"
+# The port vanishes (driver reinstall) and comes back.
+after_host_absent() {
+  local c0 c1 n1
+  stop_port vm1
+  stop_hostd
+  c0=$(cpu_ticks "$AGENT_PID"); sleep 5; c1=$(cpu_ticks "$AGENT_PID")
+  echo "# port gone 5 s: agent CPU $((c1 - c0)) ticks"
+  check "port gone: no spinning (under 0.3 s CPU in 5 s)" test $((c1 - c0)) -lt 30
+  check "port gone: the agent says so once" test "$(grep -c 'is not there' "$T/vm1.log")" -ge 1
+  kill -0 "$AGENT_PID" 2>/dev/null; eq "port gone: the agent keeps running" "$?" 0
+  n1=$(gcount vm1 "AVMA Success")
+  port vm1
+  hostd vm1
+  check "port back: reopened, activation succeeds" wait_for 15 '[ "$(gcount vm1 "AVMA Success")" -gt "$n1" ]'
+  grep VmRSS "/proc/$AGENT_PID/status" | sed 's/^/# agent working set under Wine: /'
+}
 
-# --- Invalid Host: the host is not activated ------------------------------------------------
-licence 2022 Datacenter no
-out=$(guest vm1 ato); rc=$?
-eq "host not activated: ato exits 3 (Invalid Host)" "$rc" 3
-check "host not activated: the reason says so" grep -qi "activated" <<<"$out"
-licence 2022 Datacenter yes
+after_corrupted() {
+  check "corrupted frame: 12309 Invalid Data in the sink" grep -qP '^12309\twarning\tInvalid Data\t' <<<"$(sink vm1)"
+}
 
-# --- key replacement removes the published KVP data ------------------------------------------
-out=$(guest vm1 ipk WC2BQ-8NRM3-FDDYY-2BFGV-KHKQY); rc=$?
-eq "ipk of a non-AVMA key over the pipe: exit 0" "$rc" 0
-check "ipk of a non-AVMA key: says AVMA stops" grep -q "not an AVMA key" <<<"$out"
-check "key replacement: the host dropped the guest's KVP data" \
-  wait_for 10 'grep -q "vm1: guest removed all the KVP data" "$T/hostd.log"'
-check "key replacement: nothing left to clear" \
-  wait_for 5 '[ "$(guest vm1 --json dlv | jq -r .kvp_clear_pending)" = false ]'
-guest vm1 ipk "$KEY_2022_STD" >/dev/null
-check "key reinstalled: activates again" wait_for 10 '[ "$(guest vm1 --json dli | jq -r .license_status)" = Licensed ]'
-
-# --- host absent, then back: no spinning --------------------------------------------------------
-stop_hostd
-n0=$(gcount vm1 "Invalid Host")
-check "host absent: Invalid Host logged" wait_for 15 '[ "$(gcount vm1 "Invalid Host")" -gt "$n0" ]'
-WS=$(pgrep -f "wineserver" -n)
-c0=$(cpu_ticks "$AGENT_PID"); s0=$(cpu_ticks "$WS"); sleep 10
-c1=$(cpu_ticks "$AGENT_PID"); s1=$(cpu_ticks "$WS")
-echo "# host absent 10 s: agent CPU $((c1 - c0)) ticks, wineserver $((s1 - s0)) ticks ($(getconf CLK_TCK)/s)"
-check "host absent: agent used under 0.5 s CPU in 10 s" test $((c1 - c0)) -lt 50
-n1=$(gcount vm1 "AVMA Success")
-hostd vm1
-check "host back: the retry succeeds" wait_for 15 '[ "$(gcount vm1 "AVMA Success")" -gt "$n1" ]'
-
-# --- the port vanishes (driver reinstall) and comes back ----------------------------------------
-stop_port vm1
-stop_hostd
-c0=$(cpu_ticks "$AGENT_PID"); sleep 5; c1=$(cpu_ticks "$AGENT_PID")
-echo "# port gone 5 s: agent CPU $((c1 - c0)) ticks"
-check "port gone: no spinning (under 0.3 s CPU in 5 s)" test $((c1 - c0)) -lt 30
-check "port gone: the agent says so once" test "$(grep -c 'is not there' "$T/vm1.log")" -ge 1
-kill -0 "$AGENT_PID" 2>/dev/null; eq "port gone: the agent keeps running" "$?" 0
-n1=$(gcount vm1 "AVMA Success")
-port vm1
-hostd vm1
-check "port back: reopened, activation succeeds" wait_for 15 '[ "$(gcount vm1 "AVMA Success")" -gt "$n1" ]'
-grep VmRSS "/proc/$AGENT_PID/status" | sed 's/^/# agent working set under Wine: /'
-
-# --- a throttling host: back-pressure, not Invalid Data (brief section 6) ----------------------
-stop_hostd
-cp "$T/host.conf" "$T/host.conf.orig"
-printf '[limits]\nactivation_burst=1\nactivations_per_minute=60\n' >>"$T/host.conf"
-hostd vm1
-fails=0
-for i in 1 2 3 4 5 6; do guest vm1 ato >/dev/null || fails=$((fails + 1)); done
-eq "throttled: 6 back-to-back ato over the pipe, none fails" "$fails" 0
-check "throttled: the host did refuse (rate-limited)" \
-  test "$(hev | jq '[.[] | select(.vm == "vm1" and .reason_code == "rate-limited")] | length')" -ge 1
-eq "throttled: no Invalid Data in the agent's log" "$(gcount vm1 "Invalid Data")" 0
-mv "$T/host.conf.orig" "$T/host.conf"
-stop_agent
-stop_hostd
-
-# --- Invalid Host with no host at all (no service running: the CLI uses the port itself) ------
-conf nohost
-guest nohost ipk "$KEY_2022_STD" >/dev/null
-out=$(guest nohost ato); rc=$?
-eq "no host: ato exits 3 (Invalid Host)" "$rc" 3
-eq "no host: the event says no answer" "$(guest nohost events --json | jq -r '.[-1].reason_code')" no-answer
-
-# --- Invalid Data: a bit flipped on the way ----------------------------------------------------
-stop_port vm1
-port vm1 --corrupt 30
-hostd vm1
-out=$(guest vm1 ato); rc=$?
-eq "corrupted frame: ato exits 4 (Invalid Data)" "$rc" 4
-check "corrupted frame: 12309 Invalid Data in the sink" grep -qP '^12309\twarning\tInvalid Data\t' <<<"$(sink vm1)"
-stop_hostd
-stop_port vm1
-
-# --- Activation Denied: a 2025 key on a 2022 host -----------------------------------------------
-seed 26100 ServerDatacenter Server "Windows Server 2025 Datacenter"
-port vm1
-hostd vm1
-conf deny
-guest deny ipk "$KEY_2025_DC" >/dev/null
-out=$(guest deny ato); rc=$?
-eq "2025 guest on a 2022 host: ato exits 5 (Activation Denied)" "$rc" 5
-check "denied: the reason names the versions" grep -q "2025" <<<"$out"
-stop_hostd
+. "$HERE/../scenarios/guest-scenarios.sh"
+run_guest_scenarios
 
 # --- a hostile host: garbage and bad frames, never a usable reply -------------------------------
-seed 20348 ServerStandard Server "Windows Server 2022 Standard"
+port vm1
 python3 "$HERE/fake-host.py" "$T/vm1.sock" "$T/fake.log" &
 FAKE=$!
 PIDS+=($FAKE)
-check "hostile host: connected to the port" wait_for 5 'grep -q "^connected" "$T/fake.log"'
+check "hostile host: connected to the port" wait_for 5 'grep -qs "^connected" "$T/fake.log"'
 out=$(guest vm1 ato); rc=$?
 eq "hostile host: ato exits 4 (Invalid Data)" "$rc" 4
 check "hostile host: the fake host saw our HELLO" grep -q "guest frame type 1" "$T/fake.log" ||
@@ -247,7 +173,7 @@ check "msi: the data folder exists" test -d "$WINEPREFIX/drive_c/ProgramData/AVM
 CLI='C:\Program Files\AVMA Guest Agent\avma-guest.exe'
 out=$(w "$CLI" ipk "$KEY_2022_STD" </dev/null | tr -d '\r'); rc=$?
 eq "msi: ipk through the installed CLI and the pipe" "$rc" 0
-check "msi: the service activates (sink)" wait_for 10 'grep -qP "^12309\tsuccess\tAVMA Success" <<<"$(tr -d "\r" <"$WINEPREFIX/drive_c/t/msi.sink" 2>/dev/null)"'
+check "msi: the service activates (sink)" wait_for 10 'grep -qP "^12309\tsuccess\tAVMA Success" <<<"$(tr -d "\r" 2>/dev/null <"$WINEPREFIX/drive_c/t/msi.sink")"'
 check "msi: state in ProgramData\\AVMA" test -f "$WINEPREFIX/drive_c/ProgramData/AVMA/guest.state"
 eq "msi: dli" "$(w "$CLI" --json dli </dev/null | tr -d '\r' | jq -r .license_status)" Licensed
 w msiexec /x "$(winepath -w "$T/avma-guest.msi" 2>/dev/null)" /qn </dev/null; rc=$?
