@@ -18,6 +18,8 @@ DEPS_PKGS += sqlite3
 # libsodium: Ed25519 signatures of the host's records (common/sign.c); minisign: the tests verify
 # signed reports with the stock tool, as an auditor would.
 DEPS_PKGS += libsodium-dev minisign
+# The fleet collector (avma-fleet) stores into PostgreSQL 15; its tests start a throwaway server.
+DEPS_PKGS += libpq-dev postgresql
 
 PURE_PKGS :=
 GLIB_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsystemd libsodium
@@ -98,6 +100,16 @@ $(VERIFY_OBJ): CFLAGS_MOD := $(call pc_cflags,$(VERIFY_PKGS)) -Ihost-agent/verif
 $(BUILD)/avma-verify: $(VERIFY_OBJ) $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
 	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(VERIFY_PKGS))
 
+# ---- fleet collector --------------------------------------------------------------------------
+# avma-fleet (issue #19) runs on a collector machine, never on a hypervisor: the common library
+# with glib, json-glib, libsodium and libpq; no libvirt, SQLite or agent library.
+FLEET_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libsodium libpq
+FLEET_SRC := $(wildcard host-agent/fleet/*.c)
+FLEET_OBJ := $(FLEET_SRC:%.c=$(BUILD)/%.o)
+$(FLEET_OBJ): CFLAGS_MOD := $(call pc_cflags,$(FLEET_PKGS)) -Ihost-agent/fleet
+$(BUILD)/avma-fleet: $(FLEET_OBJ) $(BUILD)/libavma-common.a $(BUILD)/libavma-pure.a
+	$(CC) $(LDFLAGS_EXTRA) -o $@ $^ $(call pc_libs,$(FLEET_PKGS))
+
 # ---- guest agent -------------------------------------------------------------------------------
 GUEST_LIB_SRC := $(filter-out guest-agent/guestd.c guest-agent/guest-cli.c, \
                    $(wildcard guest-agent/*.c))
@@ -121,7 +133,7 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/kvp-schema.h
 	$(CC) $(BASE_CFLAGS) $(CFLAGS_MOD) -MMD -MP -c -o $@ $<
 
 BINS := $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-guestd $(BUILD)/avma-guest \
-        $(BUILD)/avma-verify
+        $(BUILD)/avma-verify $(BUILD)/avma-fleet
 
 .PHONY: all deps build demo check clean format
 # `make` and `make build` only build (no apt); `make demo` and `make check` install what they need.
@@ -133,6 +145,7 @@ CHECK_TARGETS :=
 include tests/unit/unit.mk
 include tests/integration/integration.mk
 include tests/lint.mk
+include tests/fleet/fleet.mk
 -include tests/fuzz/fuzz.mk
 -include tests/sanitizers/sanitizers.mk
 -include tests/e2e/e2e.mk

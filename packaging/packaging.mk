@@ -55,7 +55,7 @@ define install_conf
 	else $(INSTALL) -D -m 0644 $(1) "$(DESTDIR)$(2)"; fi
 endef
 
-install: install-host install-guest install-verify
+install: install-host install-guest install-verify install-fleet
 
 install-host: $(BUILD)/avma-hostd $(BUILD)/avma-host
 	$(INSTALL) -D -m 0755 $(BUILD)/avma-hostd "$(DESTDIR)$(SBINDIR)/avma-hostd"
@@ -95,11 +95,25 @@ install-verify: $(BUILD)/avma-verify
 	$(INSTALL) -D -m 0755 $(BUILD)/avma-verify "$(DESTDIR)$(BINDIR)/avma-verify"
 	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-verify.1 "$(DESTDIR)$(MANDIR)/man1/avma-verify.1"
 
+# The fleet collector (issue #19): its own package, for a collector machine; hypervisors never
+# need libpq. The pull timer is installed, not enabled (hosts must be configured first).
+install-fleet: $(BUILD)/avma-fleet
+	$(INSTALL) -D -m 0755 $(BUILD)/avma-fleet "$(DESTDIR)$(BINDIR)/avma-fleet"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-fleet.1 "$(DESTDIR)$(MANDIR)/man1/avma-fleet.1"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/man/avma-fleet.conf.5 "$(DESTDIR)$(MANDIR)/man5/avma-fleet.conf.5"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/systemd/avma-fleet-pull.service "$(DESTDIR)$(UNITDIR)/avma-fleet-pull.service"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/systemd/avma-fleet-pull.timer "$(DESTDIR)$(UNITDIR)/avma-fleet-pull.timer"
+	$(INSTALL) -D -m 0644 $(PKG_DIR)/systemd/avma-fleet.sysusers "$(DESTDIR)$(SYSUSERSDIR)/avma-fleet.conf"
+	$(call install_conf,$(PKG_DIR)/config/fleet.conf,$(SYSCONFDIR)/avma/fleet.conf)
+	chmod 0640 "$(DESTDIR)$(SYSCONFDIR)/avma/fleet.conf"
+
 # Removes programs, units, rules and man pages; keeps configuration and state (operator data).
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/avma-hostd" "$(DESTDIR)$(BINDIR)/avma-host" \
 	      "$(DESTDIR)$(SBINDIR)/avma-guestd" "$(DESTDIR)$(BINDIR)/avma-guest" \
-	      "$(DESTDIR)$(BINDIR)/avma-verify" \
+	      "$(DESTDIR)$(BINDIR)/avma-verify" "$(DESTDIR)$(BINDIR)/avma-fleet" \
+	      "$(DESTDIR)$(UNITDIR)/avma-fleet-pull.service" "$(DESTDIR)$(UNITDIR)/avma-fleet-pull.timer" \
+	      "$(DESTDIR)$(SYSUSERSDIR)/avma-fleet.conf" \
 	      "$(DESTDIR)$(UNITDIR)/avma-hostd.service" "$(DESTDIR)$(UNITDIR)/avma-guestd.service" \
 	      "$(DESTDIR)$(UDEVRULESDIR)/60-avma-guest.rules" \
 	      "$(DESTDIR)$(SYSUSERSDIR)/avma-host.conf" "$(DESTDIR)$(TMPFILESDIR)/avma-host.conf" \
@@ -107,7 +121,8 @@ uninstall:
 	      "$(DESTDIR)$(DATADIR)/avma/avma-channel.xml" \
 	      "$(DESTDIR)$(BASHCOMPDIR)/avma-host" "$(DESTDIR)$(BASHCOMPDIR)/avma-guest" \
 	      $(foreach m,man8/avma-hostd.8 man1/avma-host.1 man5/avma-host.conf.5 man8/avma-guestd.8 \
-	                  man1/avma-guest.1 man5/avma-guest.conf.5 man1/avma-verify.1, \
+	                  man1/avma-guest.1 man5/avma-guest.conf.5 man1/avma-verify.1 \
+	                  man1/avma-fleet.1 man5/avma-fleet.conf.5, \
 	        "$(DESTDIR)$(MANDIR)/$(m)")
 	-rmdir "$(DESTDIR)$(DATADIR)/avma" 2>/dev/null
 

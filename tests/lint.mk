@@ -25,11 +25,13 @@ state-files:
 	  $(STATE_FILES_ALLOW:%=--allow %)
 CHECK_TARGETS += state-files
 # Every setting of host.conf and guest.conf documented with its range and default in
-# avma-host.conf(5) and avma-guest.conf(5), from the tables the loaders use.
+# avma-host.conf(5), avma-guest.conf(5) and avma-fleet.conf(5), from the tables the loaders use.
 SETTINGS_DUMP := $(BUILD)/settings-dump
-$(SETTINGS_DUMP): tests/tools/settings-dump.c $(BUILD)/libavma-host.a $(GUEST_LIBS)
+$(SETTINGS_DUMP): tests/tools/settings-dump.c $(BUILD)/libavma-host.a $(GUEST_LIBS) \
+                  $(BUILD)/host-agent/fleet/fleet-config.o
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS)) -Ihost-agent -Iguest-agent \
-	  -Iguest-agent/core -o $@ $< $(BUILD)/libavma-host.a $(GUEST_LIBS) \
+	  -Iguest-agent/core -Ihost-agent/fleet -o $@ $< $(BUILD)/host-agent/fleet/fleet-config.o \
+	  $(BUILD)/libavma-host.a $(GUEST_LIBS) \
 	  $(call pc_libs,$(HOST_PKGS)) $(LDFLAGS_EXTRA)
 .PHONY: settings-docs
 settings-docs: $(SETTINGS_DUMP)

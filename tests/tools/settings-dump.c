@@ -2,6 +2,7 @@
  * prefixed by the man page that must document it, for tests/tools/check-settings.sh. Also fails
  * when guest.conf's timing defaults differ from the portable core's (avma_timing_defaults, which
  * the Windows agent uses). */
+#include "fleet-config.h"
 #include "guest-config.h"
 #include "host-config.h"
 
@@ -19,6 +20,12 @@ int main(void) {
     fputs("avma-guest.conf.5\t", stdout);
     avma_settings_dump(&t[i], 1, stdout);
   }
+  t = avma_fleet_settings(&n);
+  for (size_t i = 0; i < n; i++) {
+    fputs("avma-fleet.conf.5\t", stdout);
+    avma_settings_dump(&t[i], 1, stdout);
+  }
+  t = avma_guest_settings(&n);
   AvmaGuestConfig c = {0};
   g_autoptr(GError) err = NULL;
   if (!avma_settings_defaults(t, n, &c, &err)) {

@@ -65,9 +65,19 @@ $(UNIT_DIR)/test-product-map: tests/unit/test-product-map.c guest-agent/win32/pr
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,cmocka) -Iguest-agent/core -Iguest-agent/win32 -o $@ \
 	  $(filter %.c,$^) $(BUILD)/libavma-pure.a $(LDFLAGS_EXTRA) $(call pc_libs,cmocka)
 
+# The fleet collector's bundle checks (issue #19): fleet-bundle.o with the common libraries; the
+# host library only for the checkpoint text the test signs.
+UNIT_FLEET_BINS := $(UNIT_DIR)/test-fleet-bundle
+$(UNIT_DIR)/test-fleet-bundle: tests/unit/test-fleet-bundle.c $(BUILD)/host-agent/fleet/fleet-bundle.o \
+                               $(UNIT_GLIB_LIBS) $(BUILD)/gen/kvp-schema.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,$(HOST_PKGS) cmocka) -Ihost-agent -Ihost-agent/fleet \
+	  -MMD -MP -o $@ $< $(BUILD)/host-agent/fleet/fleet-bundle.o $(UNIT_GLIB_LIBS) $(LDFLAGS_EXTRA) \
+	  $(call pc_libs,$(HOST_PKGS) cmocka)
+
 # Run every binary even after a failure, then fail if any did.
 .PHONY: unit
-unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS)
+unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS) $(UNIT_FLEET_BINS)
 	@failed=""; \
 	for t in $^; do \
 	  echo "== $$t"; \
