@@ -2,6 +2,7 @@
 #include "chainlog.h"
 
 #include "fsutil.h"
+#include "jsonline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,14 +72,42 @@ static gboolean pread_all(int fd, void *buf, gsize len, gint64 at) {
   return TRUE;
 }
 
+gboolean avma_chain_read_lines(const char *path, gboolean missing_ok, AvmaChainLineFn fn,
+                               gpointer user, GError **error) {
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    int e = errno;
+    if (e == ENOENT && missing_ok)
+      return TRUE;
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot open %s: %s", path,
+                g_strerror(e));
+    return FALSE;
+  }
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  guint64 lineno = 0;
+  while ((n = getline(&buf, &cap, f)) > 0) {
+    gboolean whole = buf[n - 1] == '\n';
+    if (!fn(buf, (gsize)n - (whole ? 1 : 0), whole, ++lineno, user))
+      break;
+  }
+  gboolean failed = ferror(f);
+  int e = errno;
+  free(buf);
+  fclose(f);
+  if (failed) {
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot read %s: %s", path,
+                g_strerror(e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* The record's sequence number, or 0 when the line is no chained record. */
 static guint64 line_seq(JsonParser *p, const char *line, gsize len) {
-  if (!json_parser_load_from_data(p, line, (gssize)len, NULL))
-    return 0;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return 0;
-  JsonNode *n = json_object_get_member(json_node_get_object(root), AVMA_CHAIN_SEQ);
+  JsonObject *o = avma_json_object_parse(p, line, (gssize)len);
+  JsonNode *n = o ? json_object_get_member(o, AVMA_CHAIN_SEQ) : NULL;
   if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
     return 0;
   gint64 v = json_node_get_int(n);

@@ -49,5 +49,14 @@ gint64 avma_chain_log_durable_size(AvmaChainLog *log);
 /* fdatasync calls made (benchmarks: how many decisions shared one). */
 guint64 avma_chain_log_syncs(AvmaChainLog *log);
 
+/* Readers of the log (verify, export): each line of PATH in order, without its newline, as
+ * fn(line, len, whole, lineno, user); whole is FALSE only for a last line with no newline (being
+ * appended, or cut by a crash). Stops when fn returns FALSE. A missing file reads as empty when
+ * missing_ok. FALSE with error when PATH cannot be opened or read. */
+typedef gboolean (*AvmaChainLineFn)(const char *line, gsize len, gboolean whole, guint64 lineno,
+                                    gpointer user);
+gboolean avma_chain_read_lines(const char *path, gboolean missing_ok, AvmaChainLineFn fn,
+                               gpointer user, GError **error);
+
 /* SHA-256 of bytes as lower-case hex (out: AVMA_CHAIN_HASH_HEX bytes). */
 void avma_chain_hash_hex(const void *data, gsize len, char *out);

@@ -1,5 +1,6 @@
 /* chainverify: the whole-log check behind `avma-host history verify`. */
 #include "chainverify.h"
+#include "jsonline.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -56,12 +57,9 @@ void avma_chain_report_set(AvmaChainReport *r, AvmaChainFinding f, guint64 recor
 /* 1: a chained record (seq, prev filled); 0: a JSON object without chain members; -1: not a
  * JSON object at all. */
 static int parse(JsonParser *p, const char *line, gsize len, guint64 *seq, guint8 *prev) {
-  if (!json_parser_load_from_data(p, line, (gssize)len, NULL))
+  JsonObject *o = avma_json_object_parse(p, line, (gssize)len);
+  if (!o)
     return -1;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return -1;
-  JsonObject *o = json_node_get_object(root);
   JsonNode *s = json_object_get_member(o, AVMA_CHAIN_SEQ);
   JsonNode *h = json_object_get_member(o, AVMA_CHAIN_PREV);
   if (!s && !h)
@@ -158,74 +156,66 @@ static void analyse(AvmaChainReport *r, GArray *recs, const guint8 *before_first
   }
 }
 
+typedef struct {
+  AvmaChainReport *out;
+  GArray *recs;
+  JsonParser *parser;
+  guint8 last_hash[AVMA_CHAIN_HASH_LEN]; /* zeros: the file's first line has none before */
+  guint8 before_first[AVMA_CHAIN_HASH_LEN];
+  guint64 lines, last_seq;
+  gboolean started;
+} Walk;
+
+static gboolean walk_line(const char *line, gsize len, gboolean whole, guint64 lineno,
+                          gpointer user) {
+  Walk *w = user;
+  w->lines = lineno;
+  Rec x = {.line = lineno};
+  int kind = parse(w->parser, line, len, &x.seq, x.prev);
+  if (!whole && kind != 1) {
+    w->out->cut_tail = TRUE; /* a crash mid-append: never acknowledged, set aside at start */
+    return FALSE;
+  }
+  sha256(line, len, x.hash);
+  if (kind == 1) {
+    if (!w->started)
+      memcpy(w->before_first, w->last_hash, sizeof w->last_hash);
+    w->started = TRUE;
+    g_array_append_val(w->recs, x);
+    w->last_seq = x.seq;
+  } else if (!w->started && kind == 0) {
+    w->out->legacy++;
+  } else if (kind == 0) {
+    avma_chain_report_set(w->out, AVMA_CHAIN_INSERTED, w->last_seq + 1, lineno,
+                          "line %" G_GUINT64_FORMAT " (after record %" G_GUINT64_FORMAT
+                          ") is not a chained record: it was inserted or its chain members "
+                          "removed",
+                          lineno, w->last_seq);
+  } else {
+    avma_chain_report_set(w->out, AVMA_CHAIN_EDITED, w->last_seq + 1, lineno,
+                          "line %" G_GUINT64_FORMAT " (after record %" G_GUINT64_FORMAT
+                          ") is no longer a readable record: it was edited",
+                          lineno, w->last_seq);
+  }
+  memcpy(w->last_hash, x.hash, sizeof w->last_hash);
+  return TRUE;
+}
+
 gboolean avma_chain_verify_log(const char *path, AvmaChainReport *out, GError **error) {
   memset(out, 0, sizeof *out);
   if (sodium_init() < 0) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libsodium cannot start");
     return FALSE;
   }
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    int e = errno;
-    if (e == ENOENT)
-      return TRUE; /* no records yet */
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot open %s: %s", path,
-                g_strerror(e));
-    return FALSE;
-  }
   g_autoptr(GArray) recs = g_array_new(FALSE, FALSE, sizeof(Rec));
   g_autoptr(JsonParser) p = json_parser_new();
-  guint8 last_hash[AVMA_CHAIN_HASH_LEN] = {0}; /* zeros: the file's first line has none before */
-  guint8 before_first[AVMA_CHAIN_HASH_LEN] = {0};
-  char *buf = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  guint64 lineno = 0, last_seq = 0;
-  gboolean started = FALSE;
-  while ((n = getline(&buf, &cap, f)) > 0) {
-    lineno++;
-    gboolean whole = buf[n - 1] == '\n';
-    gsize len = (gsize)n - (whole ? 1 : 0);
-    Rec x = {.line = lineno};
-    int kind = parse(p, buf, len, &x.seq, x.prev);
-    if (!whole && kind != 1) {
-      out->cut_tail = TRUE; /* a crash mid-append: never acknowledged, set aside at start */
-      break;
-    }
-    sha256(buf, len, x.hash);
-    if (kind == 1) {
-      if (!started)
-        memcpy(before_first, last_hash, sizeof last_hash);
-      started = TRUE;
-      g_array_append_val(recs, x);
-      last_seq = x.seq;
-    } else if (!started && kind == 0) {
-      out->legacy++;
-    } else if (kind == 0) {
-      avma_chain_report_set(out, AVMA_CHAIN_INSERTED, last_seq + 1, lineno,
-                            "line %" G_GUINT64_FORMAT " (after record %" G_GUINT64_FORMAT
-                            ") is not a chained record: it was inserted or its chain members "
-                            "removed",
-                            lineno, last_seq);
-    } else {
-      avma_chain_report_set(out, AVMA_CHAIN_EDITED, last_seq + 1, lineno,
-                            "line %" G_GUINT64_FORMAT " (after record %" G_GUINT64_FORMAT
-                            ") is no longer a readable record: it was edited",
-                            lineno, last_seq);
-    }
-    memcpy(last_hash, x.hash, sizeof last_hash);
-  }
-  gboolean failed = ferror(f);
-  int e = errno;
-  free(buf);
-  fclose(f);
-  if (failed) {
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot read %s: %s", path,
-                g_strerror(e));
+  Walk w = {.out = out, .recs = recs, .parser = p};
+  if (!avma_chain_read_lines(path, TRUE, walk_line, &w, error))
     return FALSE;
-  }
+  if (w.lines == 0)
+    return TRUE; /* no records yet (or no file) */
   out->records = recs->len;
-  analyse(out, recs, before_first);
+  analyse(out, recs, w.before_first);
   return TRUE;
 }
 

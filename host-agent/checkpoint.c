@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 
 #include "fsutil.h"
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -94,11 +95,8 @@ static guint64 last_signed_seq(const char *path) {
   const char *last = strrchr(data, '\n');
   last = last ? last + 1 : data;
   g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, last, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-    return 0;
-  gint64 s = json_object_get_int_member_with_default(json_node_get_object(json_parser_get_root(p)),
-                                                     "seq", 0);
+  JsonObject *o = avma_json_object_parse(p, last, -1);
+  gint64 s = o ? json_object_get_int_member_with_default(o, "seq", 0) : 0;
   return s > 0 ? (guint64)s : 0;
 }
 
@@ -128,6 +126,25 @@ void avma_checkpointer_free(AvmaCheckpointer *c) {
   g_free(c);
 }
 
+gboolean avma_checkpoint_file_read(const char *state_dir, char ***lines, GArray **keys,
+                                   GError **error) {
+  *lines = NULL;
+  *keys = NULL;
+  g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(path, &data, NULL, &local)) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return TRUE;
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  if (!(*keys = avma_hostkey_known_keys(state_dir, error)))
+    return FALSE;
+  *lines = g_strsplit(data, "\n", -1);
+  return TRUE;
+}
+
 char *avma_checkpoint_last_signer(const char *state_dir) {
   g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
   g_autofree char *data = NULL;
@@ -138,11 +155,10 @@ char *avma_checkpoint_last_signer(const char *state_dir) {
   last = last ? last + 1 : data;
   g_autoptr(JsonParser) p = json_parser_new();
   g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, NULL);
-  if (!keys || !json_parser_load_from_data(p, last, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+  JsonObject *o = keys ? avma_json_object_parse(p, last, -1) : NULL;
+  if (!o)
     return NULL;
-  const char *note = json_object_get_string_member_with_default(
-      json_node_get_object(json_parser_get_root(p)), "note", NULL);
+  const char *note = json_object_get_string_member_with_default(o, "note", NULL);
   g_autofree char *text = NULL, *signer = NULL;
   if (!note ||
       !avma_note_open(note, (const AvmaNoteKey *)keys->data, keys->len, &text, &signer, NULL) ||

@@ -26,5 +26,11 @@ gboolean avma_checkpointer_write(AvmaCheckpointer *c, GError **error);
  * stopped. Caller frees. */
 char *avma_checkpoint_last_signer(const char *state_dir);
 
+/* STATE/checkpoints.jsonl split in lines (*lines NULL when there is no such file) and the keys
+ * that may have signed them (the host's current and retired keys, AvmaNoteKey). FALSE when the
+ * file or the keys cannot be read. */
+gboolean avma_checkpoint_file_read(const char *state_dir, char ***lines, GArray **keys,
+                                   GError **error);
+
 /* The note itself (AvmaCheckpoint, avma_checkpoint_text, avma_checkpoint_open). */
 G_STATIC_ASSERT(AVMA_CHECKPOINT_HEAD_HEX == AVMA_CHAIN_HASH_HEX);

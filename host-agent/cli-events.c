@@ -4,6 +4,7 @@
 #include "events.h"
 #include "history.h"
 #include "host-event.h"
+#include "jsonline.h"
 #include "state-files.h"
 #include "timeutil.h"
 
@@ -104,10 +105,9 @@ typedef struct {
 /* One complete line: printed when it is a record the filter takes (--json: as logged). */
 static void follow_line(Follow *fl, const char *line) {
   g_autoptr(JsonParser) p = json_parser_new();
-  if (!*line || !json_parser_load_from_data(p, line, -1, NULL) || !json_parser_get_root(p) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+  JsonObject *o = avma_json_object_parse(p, line, -1);
+  if (!o)
     return; /* a line cut by a crash: the normal reader skips it too */
-  JsonObject *o = json_node_get_object(json_parser_get_root(p));
   if (!match(fl->filter, o))
     return;
   if (fl->json)

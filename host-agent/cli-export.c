@@ -2,12 +2,14 @@
  * bundle it can check offline (docs/audit.md "Export bundles"): a header, the record log's lines
  * SEQ+1 .. M byte for byte, the host's rotation statements and certificate, and the newest signed
  * checkpoint, whose record M ends the bundle so that everything in it is signed. */
+#include "chainlog.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "hostkey.h"
 #include "state-files.h"
 
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -39,27 +41,18 @@ static void add_trailer(GString *out, const char *name, const char *text) {
 static gboolean newest_checkpoint(const char *state_dir, char **note, AvmaCheckpoint *cp,
                                   GError **error) {
   *note = NULL;
-  g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
-  g_autofree char *data = NULL;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(path, &data, NULL, &local)) {
-    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return TRUE;
-    g_propagate_error(error, g_steal_pointer(&local));
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GArray) keys = NULL;
+  if (!avma_checkpoint_file_read(state_dir, &lines, &keys, error))
     return FALSE;
-  }
-  g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, error);
-  if (!keys)
-    return FALSE;
-  g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+  if (!lines)
+    return TRUE;
   g_autoptr(JsonParser) p = json_parser_new();
   for (guint i = g_strv_length(lines); i-- > 0;) {
-    JsonNode *root;
-    if (!*lines[i] || !json_parser_load_from_data(p, lines[i], -1, NULL) ||
-        !(root = json_parser_get_root(p)) || !JSON_NODE_HOLDS_OBJECT(root))
+    JsonObject *o = avma_json_object_parse(p, lines[i], -1);
+    if (!o)
       continue;
-    const char *n =
-        json_object_get_string_member_with_default(json_node_get_object(root), "note", NULL);
+    const char *n = json_object_get_string_member_with_default(o, "note", NULL);
     g_autoptr(GError) why = NULL;
     if (n && avma_checkpoint_open(n, (const AvmaNoteKey *)keys->data, keys->len, cp, &why)) {
       *note = g_strdup(n);
@@ -75,46 +68,40 @@ static gboolean newest_checkpoint(const char *state_dir, char **note, AvmaCheckp
 /* The log's lines with since < seq <= last, verbatim, in file order. Only whole lines count (a
  * line being appended has no newline yet); records up to a checkpoint are durable. FALSE when
  * the log cannot be read or lacks record last. */
+typedef struct {
+  JsonParser *parser;
+  guint64 since, last;
+  GString *out;
+  gboolean have_last;
+} CopyRecords;
+
+static gboolean copy_record(const char *line, gsize len, gboolean whole, guint64 lineno,
+                            gpointer user) {
+  (void)lineno;
+  CopyRecords *c = user;
+  if (!whole)
+    return FALSE;
+  JsonObject *o = avma_json_object_parse(c->parser, line, (gssize)len);
+  if (!o)
+    return TRUE; /* not a record: nothing a checkpoint vouches for */
+  gint64 seq = json_object_get_int_member_with_default(o, AVMA_CHAIN_SEQ, 0);
+  if (seq <= 0 || (guint64)seq <= c->since || (guint64)seq > c->last)
+    return TRUE;
+  g_string_append_len(c->out, line, (gssize)len);
+  g_string_append_c(c->out, '\n');
+  c->have_last = (guint64)seq == c->last;
+  return !c->have_last;
+}
+
 static gboolean copy_records(const char *path, guint64 since, guint64 last, GString *out,
                              GError **error) {
   if (last <= since)
     return TRUE;
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot open %s: %s", path,
-                g_strerror(e));
-    return FALSE;
-  }
   g_autoptr(JsonParser) p = json_parser_new();
-  char *buf = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  gboolean have_last = FALSE;
-  while (!have_last && (n = getline(&buf, &cap, f)) > 0) {
-    if (buf[n - 1] != '\n')
-      break;
-    JsonNode *root;
-    if (!json_parser_load_from_data(p, buf, n - 1, NULL) || !(root = json_parser_get_root(p)) ||
-        !JSON_NODE_HOLDS_OBJECT(root))
-      continue; /* not a record: nothing a checkpoint vouches for */
-    gint64 seq =
-        json_object_get_int_member_with_default(json_node_get_object(root), AVMA_CHAIN_SEQ, 0);
-    if (seq <= 0 || (guint64)seq <= since || (guint64)seq > last)
-      continue;
-    g_string_append_len(out, buf, n);
-    have_last = (guint64)seq == last;
-  }
-  gboolean failed = ferror(f);
-  int e = errno;
-  free(buf);
-  fclose(f);
-  if (failed) {
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot read %s: %s", path,
-                g_strerror(e));
+  CopyRecords c = {.parser = p, .since = since, .last = last, .out = out};
+  if (!avma_chain_read_lines(path, FALSE, copy_record, &c, error))
     return FALSE;
-  }
-  if (!have_last) {
+  if (!c.have_last) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                 "%s lacks record %" G_GUINT64_FORMAT
                 " that the newest checkpoint signed (see `avma-host history verify`)",

@@ -7,6 +7,7 @@
 #include "hostkey.h"
 #include "state-files.h"
 
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <string.h>
@@ -18,12 +19,8 @@ typedef struct {
 } StoreCheck;
 
 static guint64 record_seq(JsonParser *p, const char *line) {
-  if (!json_parser_load_from_data(p, line, -1, NULL))
-    return 0;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return 0;
-  gint64 s = json_object_get_int_member_with_default(json_node_get_object(root), AVMA_CHAIN_SEQ, 0);
+  JsonObject *o = avma_json_object_parse(p, line, -1);
+  gint64 s = o ? json_object_get_int_member_with_default(o, AVMA_CHAIN_SEQ, 0) : 0;
   return s > 0 ? (guint64)s : 0;
 }
 
@@ -66,19 +63,12 @@ static gboolean check_row(const char *record, gboolean columns_match, gpointer u
 static gboolean check_checkpoints(const char *state_dir, AvmaChainReport *r, guint *count,
                                   GError **error) {
   *count = 0;
-  g_autofree char *path = g_build_filename(state_dir, AVMA_CHECKPOINT_FILE, NULL);
-  g_autofree char *data = NULL;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(path, &data, NULL, &local)) {
-    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return TRUE;
-    g_propagate_error(error, g_steal_pointer(&local));
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GArray) keys = NULL;
+  if (!avma_checkpoint_file_read(state_dir, &lines, &keys, error))
     return FALSE;
-  }
-  g_autoptr(GArray) keys = avma_hostkey_known_keys(state_dir, error);
-  if (!keys)
-    return FALSE;
-  g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+  if (!lines)
+    return TRUE;
   g_autoptr(JsonParser) p = json_parser_new();
   guint lineno = 0;
   for (char **l = lines; *l; l++) {
@@ -86,11 +76,8 @@ static gboolean check_checkpoints(const char *state_dir, AvmaChainReport *r, gui
     if (!**l)
       continue;
     (*count)++;
-    const char *note = NULL;
-    JsonNode *root = NULL;
-    if (json_parser_load_from_data(p, *l, -1, NULL) && (root = json_parser_get_root(p)) &&
-        JSON_NODE_HOLDS_OBJECT(root))
-      note = json_object_get_string_member_with_default(json_node_get_object(root), "note", NULL);
+    JsonObject *o = avma_json_object_parse(p, *l, -1);
+    const char *note = o ? json_object_get_string_member_with_default(o, "note", NULL) : NULL;
     g_auto(AvmaCheckpoint) cp;
     memset(&cp, 0, sizeof cp);
     g_autoptr(GError) why = NULL;

@@ -4,6 +4,7 @@
 #include "history-db.h"
 #include "host-event.h"
 #include "host.h"
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -568,10 +569,10 @@ typedef gboolean (*LineFn)(JsonObject *o, const char *line, gpointer user, GErro
 static JsonObject *parse_line(JsonParser *p, const char *line, const char **used) {
   const char *s = line, *start = avma_host_event_line_start();
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (json_parser_load_from_data(p, s, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+    JsonObject *o = avma_json_object_parse(p, s, -1);
+    if (o) {
       *used = s;
-      return json_object_ref(json_node_get_object(json_parser_get_root(p)));
+      return json_object_ref(o);
     }
     const char *last = NULL;
     for (const char *q = strstr(line + 1, start); q; q = strstr(q + 1, start))
@@ -830,9 +831,9 @@ GPtrArray *avma_history_events(AvmaHistory *h, const AvmaEventFilter *f, GError 
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *rec = (const char *)sqlite3_column_text(st, 0);
-    if (rec && json_parser_load_from_data(p, rec, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-      g_ptr_array_add(out, json_object_ref(json_node_get_object(json_parser_get_root(p))));
+    JsonObject *o = avma_json_object_parse(p, rec, -1);
+    if (o)
+      g_ptr_array_add(out, json_object_ref(o));
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
@@ -878,10 +879,10 @@ gboolean avma_history_check_events(AvmaHistory *h, AvmaHistoryRecordFn fn, gpoin
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *rec = (const char *)sqlite3_column_text(st, (int)n + 1);
     RowCheck c = {.st = st, .same = FALSE};
-    if (rec && json_parser_load_from_data(p, rec, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+    JsonObject *o = avma_json_object_parse(p, rec, -1);
+    if (o) {
       g_auto(AvmaHostEvent) ev;
-      avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &ev);
+      avma_host_event_from_json(o, &ev);
       c.same = TRUE;
       avma_host_event_foreach_column(&ev, compare_column, &c);
       g_autofree char *key = avma_vm_key(ev.vm, ev.vm_uuid);
@@ -1289,11 +1290,11 @@ GHashTable *avma_history_last_decisions(AvmaHistory *h, GError **error) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *rec = (const char *)sqlite3_column_text(st, 0);
-    if (!rec || !json_parser_load_from_data(p, rec, -1, NULL) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    JsonObject *o = avma_json_object_parse(p, rec, -1);
+    if (!o)
       continue;
     AvmaHostEvent ev;
-    avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &ev);
+    avma_host_event_from_json(o, &ev);
     if (ev.kind == AVMA_HOST_EVENT_DECISION)
       g_hash_table_insert(out, avma_vm_key(ev.vm, ev.vm_uuid), avma_host_event_copy(&ev));
     avma_host_event_clear(&ev);

@@ -5,6 +5,7 @@
 
 #include "chainlog.h"
 #include "fsutil.h"
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -44,10 +45,8 @@ static gboolean events_chained(const char *path, gint64 size) {
   const char *last = strrchr(buf, '\n');
   last = last ? last + 1 : buf;
   g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, last, -1, NULL) || !json_parser_get_root(p) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-    return TRUE;
-  return json_object_has_member(json_node_get_object(json_parser_get_root(p)), AVMA_CHAIN_SEQ);
+  JsonObject *o = avma_json_object_parse(p, last, -1);
+  return !o || json_object_has_member(o, AVMA_CHAIN_SEQ);
 }
 
 /* What says that an earlier key signed something here: chained records, checkpoints, retired

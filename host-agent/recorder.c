@@ -2,6 +2,7 @@
 #include "recorder.h"
 #include "state-files.h"
 
+#include "jsonline.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
@@ -260,9 +261,9 @@ static void start_from_store(AvmaRecorder *r, gint64 now) {
   g_autofree char *last_licence = avma_history_chain_licence(history);
   if (last_licence) {
     g_autoptr(JsonParser) p = json_parser_new();
-    if (json_parser_load_from_data(p, last_licence, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-      avma_host_event_from_json(json_node_get_object(json_parser_get_root(p)), &r->licence);
+    JsonObject *o = avma_json_object_parse(p, last_licence, -1);
+    if (o) {
+      avma_host_event_from_json(o, &r->licence);
       r->licence_known = TRUE;
     }
   }
