@@ -61,4 +61,5 @@ windows: $(WIN_EXES) $(WIN_DIR)/avma-guest.msi
 check-windows: windows $(BUILD)/avma-hostd $(BUILD)/avma-host $(BUILD)/avma-portsim
 	BUILD=$(BUILD) bash tests/windows/wine-agent.sh
 CHECK_TARGETS += check-windows
+CHECK_PREBUILD += $(WIN_EXES) $(WIN_DIR)/avma-guest.msi
 

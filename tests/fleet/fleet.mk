@@ -17,6 +17,7 @@ $(FLEET_GEN): tests/fleet/bundle-gen.c $(BUILD)/libavma-host.a $(BUILD)/libavma-
 fleet-test: $(BUILD)/avma-fleet $(FLEET_GEN)
 	BUILD=$(BUILD) bash tests/fleet/test-fleet.sh
 CHECK_TARGETS += fleet-test
+CHECK_PREBUILD += $(FLEET_GEN)
 
 # 2 000 hosts x 100 VMs for a month by default; FLEET_BENCH_HOSTS etc. scale it down.
 FLEET_BENCH_HOSTS ?= 2000

@@ -190,10 +190,11 @@ $(FUZZ_TARGETS:%=fuzz-ci-one-%): fuzz-ci-one-%: $(FUZZ_DIR)/fuzz-%
 fuzz-ci: $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory -j$(FUZZ_CI_JOBS) $(FUZZ_TARGETS:%=fuzz-ci-one-%)
 	@echo "fuzz-ci: all targets passed"; $(fuzz_summary) | tee $(FUZZ_DIR)/summary.txt
-	@$(MAKE) --no-print-directory fuzz-coverage | tee -a $(FUZZ_DIR)/summary.txt
+	@$(MAKE) --no-print-directory -j$(FUZZ_CI_JOBS) fuzz-coverage | tee -a $(FUZZ_DIR)/summary.txt
 
 fuzz-smoke: $(FUZZ_BINS)
 	@$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),-runs=$(FUZZ_SMOKE_RUNS) -seed=1) &&) true
 	@echo "fuzz-smoke: all targets passed"; $(fuzz_summary)
 
 CHECK_TARGETS += fuzz-smoke
+CHECK_PREBUILD += $(FUZZ_BINS)

@@ -19,3 +19,4 @@ INTEGRATION_TESTS := $(sort $(wildcard tests/integration/test-*.sh))
 integration: $(BINS) $(PORTSIM) $(HOSTILE)
 	BUILD=$(BUILD) bash tests/integration/run.sh $(INTEGRATION_TESTS)
 CHECK_TARGETS += integration
+CHECK_PREBUILD += $(PORTSIM) $(HOSTILE)

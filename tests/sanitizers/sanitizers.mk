@@ -26,11 +26,17 @@ san_reports = if ls $(1) >/dev/null 2>&1; then \
 	  for f in $(1); do echo "== $$f"; head -n 60 "$$f"; done; \
 	  echo "$(2): FAILED (reports above)"; exit 1; fi
 
-.PHONY: check-asan check-valgrind
+.PHONY: check-asan check-valgrind asan-prebuild
+# What the sanitized unit and integration runs compile, built in parallel first (BUILD is the
+# sanitized one in that make).
+asan-prebuild: $(BINS) $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS) \
+               $(UNIT_FLEET_BINS) $(PORTSIM) $(HOSTILE)
 # The sub-make builds only unit and integration, so it never comes back here; -k runs both even
 # when one fails.
 check-asan:
 	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(ASAN_BUILD) SAN='$(ASAN_SAN)' OPT='-O1 -g' \
+	  asan-prebuild
 	@$(san_env) $(MAKE) -k --no-print-directory BUILD=$(ASAN_BUILD) SAN='$(ASAN_SAN)' \
 	  OPT='-O1 -g' unit integration; rc=$$?; \
 	  $(call san_reports,$(ASAN_LOGS)/*,check-asan); \

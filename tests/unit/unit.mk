@@ -87,3 +87,5 @@ unit: $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS) $(
 	echo "unit: all $(words $^) test binaries passed"
 
 CHECK_TARGETS += unit
+CHECK_PREBUILD += $(UNIT_PURE_BINS) $(UNIT_GCORE_BINS) $(UNIT_GLIB_BINS) $(UNIT_WIN_BINS) \
+                  $(UNIT_FLEET_BINS)
