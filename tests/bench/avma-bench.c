@@ -1216,8 +1216,8 @@ typedef struct {
   double connect_s;
   long rss_connected_kb;
   Run storm, renew, hostile;
-  double settle_s;     /* after the storm, until the daemon was quiet for 2 s */
-  double echo50, fs50; /* the floors measured just before the renewals (same conditions) */
+  double settle_s;           /* after the storm, until the daemon was quiet for 2 s */
+  double echo50, fs50, fs99; /* the floors measured just before the renewals (same conditions) */
   double idle_s, idle_cpu_s;
   long idle_ctxt;
   long idle_rss_kb;
@@ -1296,6 +1296,7 @@ static void local_floors(const char *dir, const char *state_base, NResult *res) 
   anchor_fsync(state_base, &f);
   res->echo50 = sa_pct(&e.rtt, 50);
   res->fs50 = sa_pct(&f, 50);
+  res->fs99 = sa_pct(&f, 99);
   sa_free(&e.rtt);
   g_free(e.why);
   sa_free(&f);
@@ -1416,9 +1417,43 @@ typedef struct {
   Run r;
   double wall_s, cpu_s;
   guint64 bytes;
-  long decisions;
+  long decisions; /* ACTIVATE_REPLY frames the attackers read */
+  long logged,
+      logged_max; /* 12310 records of attacking VMs in the host's log: all, one VM's most */
   guint connects;
 } AttackResult;
+
+/* The host's own count of the decisions it made for attacker channels [from, to) (named a<i>)
+ * since offset: a churning attacker hangs up before most replies reach it, yet each decision
+ * was made and logged, so the limit is checked against the log. */
+static void count_logged(const char *events, goffset since, int from, int to, long *all,
+                         long *most) {
+  *all = *most = 0;
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents(events, &data, &len, NULL) || (gsize)since > len)
+    return;
+  g_autofree long *per = g_new0(long, to - from);
+  for (char *l = data + since, *end; *l; l = end + 1) {
+    end = strchr(l, '\n');
+    if (!end)
+      break;
+    *end = '\0';
+    const char *vm;
+    int i;
+    if (strstr(l, "\"event_id\":12310") && (vm = strstr(l, "\"vm\":\"a")) &&
+        sscanf(vm + 7, "%d", &i) == 1 && i >= from && i < to) {
+      (*all)++;
+      long seen = ++per[i - from];
+      *most = MAX(*most, seen);
+    }
+  }
+}
+
+static goffset file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_size : 0;
+}
 
 #define N_ATTACK_RUNS 8
 static const struct {
@@ -1467,6 +1502,8 @@ static gboolean run_attacks(int n, AttackResult *out) {
       for (int i = from; i < to; i++)
         c0 += e.c[i].connects;
       eng_set_attack(&e, a->attack, a->count, attack_plan[k].off);
+      g_autofree char *events = g_build_filename(state, "events.jsonl", NULL);
+      goffset log0 = file_size(events);
       Snap s0 = proc_snap(pid);
       double w0 = now_us();
       mode_renew(&e, &a->r, rate, opt.duration);
@@ -1482,6 +1519,7 @@ static gboolean run_attacks(int n, AttackResult *out) {
            attack_names[a->attack], a->count, 100.0 * a->cpu_s / a->wall_s, sa_pct(&a->r.dec, 99),
            a->decisions);
       settle(&e, pid, 1.0, 10.0);
+      count_logged(events, log0, from, to, &a->logged, &a->logged_max);
     }
   } else {
     note("attacks: only %d of %d channels connected", e.connected, e.n_conns);
@@ -1530,11 +1568,10 @@ static void report_attacks(GString *o, int n, const AttackResult *a, gboolean ok
     const AttackResult *x = &a[k];
     double p99 = sa_pct((Samples *)&x->r.dec, 99);
     double cpu = 100.0 * x->cpu_s / MAX(x->wall_s, 1e-9);
-    g_autofree char *dec =
-        x->attack == ATK_CHURN
-            ? g_strdup_printf("%.0f (%ld in all)", (double)x->decisions / MAX(x->count, 1),
-                              x->decisions)
-            : g_strdup("–");
+    g_autofree char *dec = x->attack == ATK_CHURN
+                               ? g_strdup_printf("%ld (%ld logged in all; %ld replies read)",
+                                                 x->logged_max, x->logged, x->decisions)
+                               : g_strdup("–");
     g_string_append_printf(o,
                            "| %s | %d | %ld/%ld | %.0f µs | %.0f µs | %.2fx | %.1f%% | %+.1f%% | "
                            "%.1f MB | %u | %s |\n",
@@ -1995,23 +2032,30 @@ static void write_report(const Rtt *echo, const Samples *fsync_floor, const Gues
     }
     g_string_append(o, "\n");
   }
-  g_string_append(o, "## Targets (issue #8)\n\n");
+  g_string_append(o, "## Targets\n\n");
   if (r1000) {
+    /* Issue #18: a durable decision is measured against the durable floor taken just before it
+     * (append + fdatasync in the same directory); the echo floor and a fixed 1 ms, the targets
+     * of issue #8, are below what any durable decision can reach and are shown for reference. */
     double d50 = sa_pct(&r1000->renew.dec, 50), d99 = sa_pct(&r1000->renew.dec, 99);
     g_string_append_printf(o,
-                           "- %s: decision latency p50 within 3× the echo floor at N = 1000: "
-                           "%.0f µs = %.1f× the echo floor (%.1f µs, measured just before)\n",
-                           mark(d50 <= 3 * r1000->echo50), d50, d50 / r1000->echo50, r1000->echo50);
+                           "- %s: decision p50 within 150 µs of the durable floor's p50 at N = "
+                           "1000: %.0f µs against %.0f µs (%+.0f µs)\n",
+                           mark(d50 - r1000->fs50 <= 150), d50, r1000->fs50, d50 - r1000->fs50);
+    g_string_append_printf(o,
+                           "- %s: decision p99 within 500 µs of the durable floor's p99 at N = "
+                           "1000: %.0f µs against %.0f µs (%+.0f µs)\n",
+                           mark(d99 - r1000->fs99 <= 500), d99, r1000->fs99, d99 - r1000->fs99);
+    g_string_append_printf(o,
+                           "  - for reference (issue #8's targets): p50 = %.1f× the echo floor "
+                           "(%.1f µs, measured just before); p99 %.0f µs against a fixed 1 ms\n",
+                           d50 / r1000->echo50, r1000->echo50, d99);
     if (tm->ok)
       g_string_append_printf(o,
                              "  - the agent's own part, state on tmpfs (no disk wait), N = %d: "
-                             "%.0f µs = %.1f× its echo floor (%.1f µs); the durable floor "
-                             "(append + fdatasync) alone is %.0f µs = %.1f× the echo floor\n",
+                             "decision p50 %.0f µs = %.1f× its echo floor (%.1f µs)\n",
                              tm->n, sa_pct(&tm->renew.dec, 50),
-                             sa_pct(&tm->renew.dec, 50) / tm->echo50, tm->echo50, r1000->fs50,
-                             r1000->fs50 / r1000->echo50);
-    g_string_append_printf(o, "- %s: decision latency p99 under 1 ms at N = 1000: %.0f µs\n",
-                           mark(d99 < 1000), d99);
+                             sa_pct(&tm->renew.dec, 50) / tm->echo50, tm->echo50);
     double wall = (r1000->storm.t_last - r1000->storm.t0) / 1e6;
     gboolean all = r1000->storm.ok == 1000;
     g_string_append_printf(o,
@@ -2036,6 +2080,45 @@ static void write_report(const Rtt *echo, const Samples *fsync_floor, const Gues
                            mark(zero), pct, r5000->idle_cpu_s, r5000->idle_ctxt, r5000->idle_s);
   } else {
     g_string_append(o, "- not measured: N = 5000 targets (N = 5000 not in BENCH_N)\n");
+  }
+  if (attack_ran && attack_ok) {
+    /* Issue #17: the worst attack row against the row without attackers. */
+    const AttackResult *a = attack_res;
+    double base_cpu = 100.0 * a[0].cpu_s / MAX(a[0].wall_s, 1e-9);
+    double base99 = sa_pct((Samples *)&a[0].r.dec, 99);
+    double worst_cpu = 0, worst99 = 0;
+    long worst_dec = 0, worst_cap = 0;
+    gboolean over = FALSE;
+    int wc = 0, wp = 0;
+    for (int k = 1; k < N_ATTACK_RUNS; k++) {
+      double above = 100.0 * a[k].cpu_s / MAX(a[k].wall_s, 1e-9) - base_cpu;
+      double r99 = sa_pct((Samples *)&a[k].r.dec, 99) / MAX(base99, 1e-9);
+      if (k == 1 || above > worst_cpu)
+        worst_cpu = above, wc = k;
+      if (k == 1 || r99 > worst99)
+        worst99 = r99, wp = k;
+      /* The bench's limit: bursts of 30, then 600 a minute, over the row's wall time. */
+      long cap = 30 + (long)ceil(10.0 * a[k].wall_s);
+      over = over || a[k].logged_max > cap;
+      if (a[k].logged_max >= worst_dec)
+        worst_dec = a[k].logged_max, worst_cap = cap;
+    }
+    g_string_append_printf(o,
+                           "- %s: avma-hostd CPU under any attack at most 10%% of one core above "
+                           "the run without attackers: worst %+.1f%% (%s x%d)\n",
+                           mark(worst_cpu <= 10.0), worst_cpu, attack_names[a[wc].attack],
+                           a[wc].count);
+    g_string_append_printf(o,
+                           "- %s: the guests' decision p99 under any attack within 2× of the run "
+                           "without attackers: worst %.2f× (%s x%d)\n",
+                           mark(worst99 <= 2.0), worst99, attack_names[a[wp].attack], a[wp].count);
+    g_string_append_printf(o,
+                           "- %s: decisions per attacking VM never above the configured limit "
+                           "(bursts of 30, then 600 a minute): at most %ld in a row whose limit "
+                           "was %ld, counted in the host's log\n",
+                           mark(!over), worst_dec, worst_cap);
+  } else {
+    g_string_append(o, "- not measured: attack targets (issue #17)\n");
   }
   if (!opt.skip_guest && gr->guestd.rss_kb > 0 && gr->qga.ok) {
     g_string_append_printf(o,
