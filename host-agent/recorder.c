@@ -2,6 +2,7 @@
 #include "recorder.h"
 #include "state-files.h"
 
+#include "chainlog.h"
 #include "jsonline.h"
 #include "timeutil.h"
 
@@ -292,6 +293,57 @@ static void start_from_store(AvmaRecorder *r, gint64 now) {
     failed(r, "boot id", err);
 }
 
+/* Without a store, what it would tell at start is read from the record log itself, the durable
+ * record: the last 12311 and the runs left open, so that a restart repeats neither. One pass
+ * over the log (the store exists so that this pass is not needed at every start). */
+typedef struct {
+  AvmaRecorder *r;
+  JsonParser *parser;
+} LogScan;
+
+static gboolean scan_record(const char *line, gsize len, gboolean whole, guint64 lineno,
+                            gpointer user) {
+  (void)lineno;
+  LogScan *s = user;
+  JsonObject *o = whole ? avma_json_object_parse(s->parser, line, (gssize)len) : NULL;
+  if (!o)
+    return whole; /* a cut last line was never acknowledged */
+  g_auto(AvmaHostEvent) ev;
+  avma_host_event_from_json(o, &ev);
+  if (ev.time)
+    s->r->prev_alive = ev.time; /* the last sign of life, where runs not seen again end */
+  if (ev.kind == AVMA_HOST_EVENT_LICENCE) {
+    avma_host_event_clear(&s->r->licence);
+    avma_host_event_from_json(o, &s->r->licence);
+    s->r->licence_known = TRUE;
+  } else if (ev.kind == AVMA_HOST_EVENT_VM_RUN && ev.running) {
+    gint64 *since = g_new(gint64, 1);
+    *since = ev.time;
+    g_hash_table_replace(s->r->open, avma_vm_key(ev.vm, ev.vm_uuid), since);
+  } else if (ev.kind == AVMA_HOST_EVENT_VM_RUN) {
+    g_autofree char *key = avma_vm_key(ev.vm, ev.vm_uuid);
+    g_hash_table_remove(s->r->open, key);
+  }
+  return TRUE;
+}
+
+static void start_from_log(AvmaRecorder *r) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  LogScan s = {.r = r, .parser = p};
+  r->prev_alive = avma_now();
+  g_autoptr(GError) err = NULL;
+  if (!avma_chain_read_lines(r->events_path, TRUE, scan_record, &s, &err))
+    failed(r, "reading events.jsonl", err);
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init(&it, r->open);
+  while (g_hash_table_iter_next(&it, &k, NULL))
+    g_hash_table_add(r->unconfirmed, g_strdup(k));
+  if (g_hash_table_size(r->unconfirmed))
+    r->confirm_timer =
+        g_timeout_add_seconds(avma_host_config(r->host)->history_confirm_s, on_confirm_timeout, r);
+}
+
 AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   AvmaRecorder *r = g_new0(AvmaRecorder, 1);
   r->host = avma_host_ref(host);
@@ -301,10 +353,12 @@ AvmaRecorder *avma_recorder_new(AvmaHost *host, AvmaHistory *history) {
   r->licence_path = avma_host_state_path(c, AVMA_LICENCE_HISTORY_FILE);
   r->unconfirmed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   r->open = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  /* Without a store the records still go to the log (it is the durable record); only what the
-   * store would tell (runs left open by the last run, the last licence) is not known. */
+  /* Without a store the records still go to the log (it is the durable record), and what the
+   * store would tell (runs left open by the last run, the last licence) is read from it. */
   if (history)
     start_from_store(r, avma_now());
+  else
+    start_from_log(r);
   g_autofree char *note = g_strdup_printf("avma-hostd %s", AVMA_VERSION);
   append_note(r, "agent-start", note);
   record_licence(r);
