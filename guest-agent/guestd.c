@@ -7,7 +7,7 @@
 #include "port.h"
 #include "state-files.h"
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <locale.h>
 #include <stdio.h>
 
