@@ -102,7 +102,8 @@ static void put_entry(AvmaBuf *b, const AvmaJsonFlat *f) {
     else
       avma_buf_append(b, m->text, strlen(m->text)); /* a number, true, false or null as read */
   }
-  avma_buf_append(b, "\n  }", 4);
+  /* json-glib wrote an object without members as "{  }". */
+  avma_buf_append(b, f->n ? "\n  }" : "  }", f->n ? 4 : 3);
 }
 
 gboolean avma_guest_receipts_add(const char *path, const char *note, const char *host_key,
