@@ -1,6 +1,6 @@
 /* control: the daemon's local control socket. A unix socket watched on the main loop, one
  * request line per connection, answered with the core's JSON writer: avma-guestd links neither
- * gio nor json-glib (issue #20: they were 1.5 MB of its resident memory). */
+ * gio nor json-glib (issue #20: with gobject and what they load, 2 MB of its 6.8 MB idle RSS). */
 #include "control.h"
 
 #include "control-request.h"
