@@ -1,17 +1,20 @@
-/* control-request: the control socket's request line, parsed. */
+/* control-request: the control socket's request line, parsed with the portable core's JSON
+ * reader (avma-guestd links no json-glib: issue #20, its footprint). */
 #include "control-request.h"
 
+#include "core/evline.h"
+
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 
-/* A member that must be a JSON string: json-glib's getters return NULL (verb: null) or raise a
- * critical (an object) for anything else, which the daemon must not meet. */
-static const char *string_member(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string(n);
+/* A member that must be a JSON string, NULL for any other value. A repeated member counts by
+ * its last value, as json-glib (which read these lines before) had it. */
+static const char *string_member(const AvmaJsonFlat *o, const char *name) {
+  const AvmaJsonMember *found = NULL;
+  for (size_t i = 0; i < o->n; i++)
+    if (!strcmp(o->m[i].name, name))
+      found = &o->m[i];
+  return found && found->type == AVMA_JV_STRING ? found->text : NULL;
 }
 
 static const struct {
@@ -22,27 +25,7 @@ static const struct {
              {"upk", AVMA_CONTROL_UPK},
              {"port", AVMA_CONTROL_PORT}};
 
-gboolean avma_control_request_parse(const char *line, gsize len, AvmaControlRequest *out,
-                                    GError **error) {
-  memset(out, 0, sizeof *out);
-  if (len > AVMA_CONTROL_MAX_REQUEST) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "request longer than %d bytes",
-                AVMA_CONTROL_MAX_REQUEST);
-    return FALSE;
-  }
-  g_autoptr(JsonParser) p = json_parser_new();
-  g_autoptr(GError) jerr = NULL;
-  if (!json_parser_load_from_data(p, line, (gssize)len, &jerr)) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "request is not JSON: %s",
-                jerr->message);
-    return FALSE;
-  }
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "request is not a JSON object");
-    return FALSE;
-  }
-  JsonObject *o = json_node_get_object(root);
+static gboolean parse_object(const AvmaJsonFlat *o, AvmaControlRequest *out, GError **error) {
   const char *verb = string_member(o, "verb");
   if (!verb) {
     g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -71,6 +54,37 @@ gboolean avma_control_request_parse(const char *line, gsize len, AvmaControlRequ
       *c = '?';
   g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown verb '%s'", shown);
   return FALSE;
+}
+
+gboolean avma_control_request_parse(const char *line, gsize len, AvmaControlRequest *out,
+                                    GError **error) {
+  memset(out, 0, sizeof *out);
+  if (len > AVMA_CONTROL_MAX_REQUEST) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "request longer than %d bytes",
+                AVMA_CONTROL_MAX_REQUEST);
+    return FALSE;
+  }
+  char why[96];
+  if (!avma_json_valid(line, len, why, sizeof why)) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "request is not JSON: %s", why);
+    return FALSE;
+  }
+  /* Members the request does not use may hold any JSON: the lenient reader skips them. */
+  AvmaJsonFlat o;
+  gsize start = 0;
+  while (start < len &&
+         (line[start] == ' ' || line[start] == '\t' || line[start] == '\r' || line[start] == '\n'))
+    start++;
+  gboolean object = start < len && line[start] == '{';
+  if (!object || !avma_json_flat_parse_ex(&o, line, len, TRUE, NULL, why, sizeof why)) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                        !object ? "request is not a JSON object"
+                                : "request is not a JSON object of at most 64 members");
+    return FALSE;
+  }
+  gboolean ok = parse_object(&o, out, error);
+  avma_json_flat_free(&o);
+  return ok;
 }
 
 void avma_control_request_clear(AvmaControlRequest *r) {

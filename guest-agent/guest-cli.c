@@ -2,7 +2,7 @@
  * control socket; without one it acts on the state and the port itself. Adding a verb is one row
  * of the table at the end plus its handler. */
 #include "cli-verbs.h"
-#include "control.h"
+#include "control-client.h"
 #include "events.h"
 #include "guest-config.h"
 #include "guest-doctor.h"

@@ -2,7 +2,7 @@
  * holds it, the host side, the key, the last outcome. Each is a row of a table. */
 #include "guest-doctor.h"
 
-#include "control.h"
+#include "control-client.h"
 #include "doctor.h"
 #include "state-files.h"
 #include "state.h"

@@ -5,6 +5,7 @@
 #include "activation.h"
 #include "channel.h"
 #include "core/agent.h"
+#include "core/evline.h"
 #include "events.h"
 #include "fsutil.h"
 #include "intrinsic.h"
@@ -344,33 +345,38 @@ static void start_exchange(AvmaGuest *g, OpKind op) {
   pump(g);
 }
 
+/* The journal's copy of a record: every member as AVMA_<UPPER>=value, in the line's order. */
+static GPtrArray *journal_fields(const char *line, size_t len) {
+  GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
+  AvmaJsonFlat f;
+  char why[96];
+  if (!avma_json_flat_parse(&f, line, len, why, sizeof why)) {
+    g_warning("event 12309 does not read back (%s); the journal gets its message only", why);
+    return fields;
+  }
+  for (size_t i = 0; i < f.n; i++) {
+    g_autofree char *up = g_ascii_strup(f.m[i].name, -1);
+    g_ptr_array_add(fields, g_strdup_printf("AVMA_%s=%s", up, f.m[i].text));
+  }
+  avma_json_flat_free(&f);
+  return fields;
+}
+
 static void log_12309(AvmaGuest *g, AvmaNotification n, const char *code, const char *reason) {
-  AvmaGuestState *s = g->state;
-  /* The same members, in the same order, as the core's avma_evline_12309 (the Windows agent's
-   * writer; test-gcore checks they agree). */
-  g_autoptr(JsonObject) ev = avma_event_new(AVMA_EVENT_GUEST, n);
-  json_object_set_string_member(ev, "reason", reason ? reason : "");
-  json_object_set_string_member(ev, "reason_code", code ? code : "");
-  json_object_set_string_member(ev, "vm", s->vm_name);
-  json_object_set_string_member(ev, "vm_uuid", s->vm_id);
-  json_object_set_string_member(ev, "guest_id", s->guest_id);
-  AvmaProduct p = avma_agent_product(s, &g->image);
-  json_object_set_string_member(ev, "guest_version", p.version ? avma_version_name(p.version) : "");
-  json_object_set_string_member(ev, "guest_edition", p.edition ? avma_edition_name(p.edition) : "");
-  char last5[6] = "";
-  if (*s->key)
-    avma_key_last5(s->key, last5);
-  json_object_set_string_member(ev, "key_last5", last5);
-  json_object_set_string_member(ev, "host_version", s->host_version);
-  json_object_set_string_member(ev, "host_id", s->host_id);
-  json_object_set_string_member(ev, "host_name", s->host_name);
-  g_autofree char *until = avma_time_format(s->licensed ? s->granted_until : 0);
-  json_object_set_string_member(ev, "granted_until", until);
+  /* The core's writer, as the Windows agent's: the daemon links no json-glib. */
+  AvmaBuf b;
+  avma_buf_init(&b);
+  avma_evline_12309(&b, avma_now(), n, code, reason, g->state, &g->image);
+  if (b.failed)
+    g_error("out of memory");
+  g_autoptr(GPtrArray) fields = journal_fields(b.data, b.len);
   g_autofree char *msg =
       g_strdup_printf("AVMA activation: %s (%s)", avma_notification_name(n), reason ? reason : "");
   g_autoptr(GError) err = NULL;
-  if (!avma_event_log_append(g->log, ev, msg, &err))
+  if (!avma_event_log_append_line(g->log, b.data, AVMA_EVENT_GUEST, n != AVMA_NOTIFY_SUCCESS, msg,
+                                  fields, &err))
     g_warning("cannot log event 12309: %s", err->message);
+  avma_buf_free(&b);
 }
 
 static void run_waiters(AvmaGuest *g, GArray *waiters, AvmaNotification n, const char *reason) {

@@ -1,17 +1,60 @@
 /* avma-guestd: the guest agent daemon. Wiring only: options, config, port, control socket,
  * signals. */
 #include "control.h"
-#include "daemon.h"
 #include "guest-config.h"
 #include "guest.h"
 #include "port.h"
 #include "state-files.h"
 
-#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+/* SIGTERM and SIGINT come through a signalfd on the main loop rather than avma_daemon_run's
+ * g_unix_signal_add (common/daemon.c), which starts GLib's worker thread to dispatch them: a
+ * second thread, with its stack and malloc arena, in an agent that otherwise idles in one
+ * (issue #20). Blocked first thing in main, before any thread exists, so no thread takes them. */
+static int block_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+    return -1;
+  return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static gboolean on_signal(gint fd, GIOCondition cond, gpointer loop) {
+  (void)cond;
+  struct signalfd_siginfo si;
+  while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+    ;
+  g_main_loop_quit(loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* avma_daemon_run's life cycle (systemd notified when ready and when stopping), on the
+ * signalfd. */
+static void run(GMainLoop *loop, int sigfd, const char *status) {
+  guint watch = g_unix_fd_add(sigfd, G_IO_IN, on_signal, loop);
+  (void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+  g_main_loop_run(loop);
+  (void)sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+  g_source_remove(watch);
+  close(sigfd);
+}
 
 int main(int argc, char **argv) {
+  int sigfd = block_signals();
+  if (sigfd < 0) {
+    perror("avma-guestd: signalfd");
+    return 1;
+  }
   setlocale(LC_ALL, "");
   g_autofree char *config_path = NULL, *state_dir = NULL, *port = NULL;
   gboolean verbose = FALSE, version = FALSE;
@@ -63,6 +106,6 @@ int main(int argc, char **argv) {
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   avma_guest_start_daemon(guest);
   g_autofree char *status = g_strdup_printf("port %s", config->port);
-  avma_daemon_run(loop, status);
+  run(loop, sigfd, status);
   return 0;
 }

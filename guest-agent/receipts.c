@@ -1,40 +1,83 @@
-/* receipts: the guest's kept activation receipts. */
+/* receipts: the guest's kept activation receipts, read and written with the portable core's JSON
+ * code (avma-guestd links no json-glib: issue #20, its footprint). */
 #include "receipts.h"
 
+#include "core/evline.h"
 #include "fsutil.h"
-#include "receipt.h"
 #include "timeutil.h"
 
 #include <gio/gio.h>
 #include <string.h>
 
-/* The stored members; the others are derived on reading. */
-#define M_AT "received_at"
-#define M_KEY "host_key"
-#define M_NOTE "receipt"
+static void flat_free(gpointer p) {
+  AvmaJsonFlat *f = p;
+  avma_json_flat_free(f);
+  g_free(f);
+}
 
-static JsonArray *read_stored(const char *path, GError **error) {
-  g_autofree char *text = NULL;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(path, &text, NULL, &local)) {
-    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return json_array_new();
-    g_propagate_error(error, g_steal_pointer(&local));
-    return NULL;
-  }
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, text, -1, error))
-    return NULL;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_ARRAY(root)) { /* an empty file has no root */
+static const char *skip_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+/* [ object, ... ]: each entry read leniently, so a member a later version adds with a nested
+ * value does not make the whole list unreadable. */
+static GPtrArray *parse_list(const char *path, const char *text, gsize len, GError **error) {
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(flat_free);
+  const char *p = skip_ws(text, text + len), *end = text + len;
+  if (p >= end || *p != '[') {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a list of receipts", path);
     return NULL;
   }
-  return json_array_ref(json_node_get_array(root));
+  p = skip_ws(p + 1, end);
+  gboolean done = p < end && *p == ']';
+  if (done)
+    p++;
+  char why[96] = "";
+  while (!done) {
+    AvmaJsonFlat *f = g_new0(AvmaJsonFlat, 1);
+    size_t used = 0;
+    if (!avma_json_flat_parse_ex(f, p, (size_t)(end - p), TRUE, &used, why, sizeof why)) {
+      g_free(f);
+      break;
+    }
+    g_ptr_array_add(out, f);
+    p = skip_ws(p + used, end);
+    if (p < end && *p == ',') {
+      p = skip_ws(p + 1, end);
+    } else if (p < end && *p == ']') {
+      p++;
+      done = TRUE;
+    } else {
+      g_strlcpy(why, "expected ',' or ']' after it", sizeof why);
+      break;
+    }
+  }
+  if (done && skip_ws(p, end) == end)
+    return g_steal_pointer(&out);
+  if (done)
+    g_strlcpy(why, "bytes after the list", sizeof why);
+  g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+              "%s: not a list of receipts (entry %u: %s)", path, out->len + 1, why);
+  return NULL;
 }
 
-/* Check one receipt against the key it came with; NULL when it verifies. */
-static char *check(const char *note, const char *host_key, AvmaReceipt *r, AvmaPublicKey *pub) {
+GPtrArray *avma_guest_receipts_read(const char *path, GError **error) {
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(path, &text, &len, &local)) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return g_ptr_array_new_with_free_func(flat_free);
+    g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  return parse_list(path, text, len, error);
+}
+
+char *avma_guest_receipt_check(const char *note, const char *host_key, AvmaReceipt *r,
+                               AvmaPublicKey *pub) {
   g_autoptr(GError) err = NULL;
   memset(r, 0, sizeof *r);
   if (!host_key || !*host_key)
@@ -46,80 +89,62 @@ static char *check(const char *note, const char *host_key, AvmaReceipt *r, AvmaP
   return NULL;
 }
 
+/* One entry as json-glib's pretty printer laid it out (receipts.json was written by it). */
+static void put_entry(AvmaBuf *b, const AvmaJsonFlat *f) {
+  avma_buf_append(b, "  {", 3);
+  for (size_t i = 0; i < f->n; i++) {
+    const AvmaJsonMember *m = &f->m[i];
+    avma_buf_append(b, i ? ",\n    " : "\n    ", i ? 6 : 5);
+    avma_json_put_string(b, m->name);
+    avma_buf_append(b, " : ", 3);
+    if (m->type == AVMA_JV_STRING)
+      avma_json_put_string(b, m->text);
+    else
+      avma_buf_append(b, m->text, strlen(m->text)); /* a number, true, false or null as read */
+  }
+  /* json-glib wrote an object without members as "{  }". */
+  avma_buf_append(b, f->n ? "\n  }" : "  }", f->n ? 4 : 3);
+}
+
 gboolean avma_guest_receipts_add(const char *path, const char *note, const char *host_key,
                                  gint64 now, char **verdict, GError **error) {
   g_autoptr(GError) rerr = NULL;
-  g_autoptr(JsonArray) old = read_stored(path, &rerr);
+  g_autoptr(GPtrArray) old = avma_guest_receipts_read(path, &rerr);
   if (!old) {
     /* An unreadable list must not stop the guest keeping receipts: it starts again. */
     g_warning("receipts: %s; starting a new list", rerr->message);
-    old = json_array_new();
+    old = g_ptr_array_new_with_free_func(flat_free);
   }
   AvmaReceipt r;
   AvmaPublicKey pub;
-  g_autofree char *why = check(note, host_key, &r, &pub);
+  g_autofree char *why = avma_guest_receipt_check(note, host_key, &r, &pub);
   avma_receipt_clear(&r);
-  g_autoptr(JsonArray) keep = json_array_new();
-  guint n = json_array_get_length(old);
-  for (guint i = n >= AVMA_GUEST_RECEIPTS_KEPT ? n - AVMA_GUEST_RECEIPTS_KEPT + 1 : 0; i < n; i++)
-    json_array_add_element(keep, json_node_copy(json_array_get_element(old, i)));
-  JsonObject *o = json_object_new();
+  AvmaBuf b;
+  avma_buf_init(&b);
+  avma_buf_append(&b, "[\n", 2);
+  guint n = old->len;
+  for (guint i = n >= AVMA_GUEST_RECEIPTS_KEPT ? n - AVMA_GUEST_RECEIPTS_KEPT + 1 : 0; i < n; i++) {
+    put_entry(&b, old->pdata[i]);
+    avma_buf_append(&b, ",\n", 2);
+  }
   g_autofree char *at = avma_time_format(now);
-  json_object_set_string_member(o, M_AT, at);
-  json_object_set_string_member(o, M_KEY, host_key ? host_key : "");
-  json_object_set_string_member(o, M_NOTE, note);
-  json_array_add_object_element(keep, o);
-  g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
-  json_node_set_array(node, keep);
-  g_autofree char *text = json_to_string(node, TRUE);
-  if (!avma_write_atomic(path, text, -1, 0644, error))
+  AvmaJsonMember m[] = {
+      {.name = AVMA_RECEIPTS_M_AT, .type = AVMA_JV_STRING, .text = at},
+      {.name = AVMA_RECEIPTS_M_KEY,
+       .type = AVMA_JV_STRING,
+       .text = (char *)(host_key ? host_key : "")},
+      {.name = AVMA_RECEIPTS_M_NOTE, .type = AVMA_JV_STRING, .text = (char *)note},
+  };
+  AvmaJsonFlat added = {.m = m, .n = G_N_ELEMENTS(m)};
+  put_entry(&b, &added);
+  avma_buf_append(&b, "\n]", 2);
+  if (b.failed)
+    g_error("out of memory");
+  gboolean ok = avma_write_atomic(path, b.data, (gssize)b.len, 0644, error);
+  avma_buf_free(&b);
+  if (!ok)
     return FALSE;
   if (verdict)
     *verdict = g_steal_pointer(&why);
   return TRUE;
-}
-
-static const char *member(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-             ? json_node_get_string(n)
-             : NULL;
-}
-
-JsonArray *avma_guest_receipts_load(const char *path, GError **error) {
-  g_autoptr(JsonArray) stored = read_stored(path, error);
-  if (!stored)
-    return NULL;
-  JsonArray *out = json_array_new();
-  for (guint i = 0; i < json_array_get_length(stored); i++) {
-    JsonNode *n = json_array_get_element(stored, i);
-    if (!JSON_NODE_HOLDS_OBJECT(n))
-      continue;
-    JsonObject *s = json_node_get_object(n);
-    const char *note = member(s, M_NOTE), *key = member(s, M_KEY), *at = member(s, M_AT);
-    JsonObject *o = json_object_new();
-    json_object_set_string_member(o, M_AT, at ? at : "");
-    json_object_set_string_member(o, M_KEY, key ? key : "");
-    json_object_set_string_member(o, M_NOTE, note ? note : "");
-    AvmaReceipt r;
-    AvmaPublicKey pub;
-    g_autofree char *why = note ? check(note, key, &r, &pub) : g_strdup("no receipt text");
-    json_object_set_boolean_member(o, "verified", why == NULL);
-    if (why) {
-      json_object_set_string_member(o, "error", why);
-    } else {
-      g_autofree char *id = avma_key_id_hex(pub.id);
-      json_object_set_string_member(o, "host_key_id", id);
-      json_object_set_int_member(o, "seq", (gint64)r.seq);
-      json_object_set_string_member(o, "head", r.head);
-      json_object_set_string_member(o, "vm_name", r.vm_name);
-      json_object_set_string_member(o, "vm_id", r.vm_id);
-      json_object_set_string_member(o, "notification", r.notification);
-      json_object_set_string_member(o, "decided_at", r.decided_at);
-      json_object_set_string_member(o, "granted_until", r.granted_until);
-      avma_receipt_clear(&r);
-    }
-    json_array_add_object_element(out, o);
-  }
-  return out;
 }

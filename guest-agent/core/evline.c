@@ -4,12 +4,14 @@
 
 #include "rfc3339.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FLAT_MAX_MEMBERS 64
+#define NEST_MAX 64 /* avma_json_valid and lenient reading */
 
 /* ---- buffer ------------------------------------------------------------------------------- */
 
@@ -105,7 +107,7 @@ static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp) {
   return need;
 }
 
-static void put_string(AvmaBuf *b, const char *str) {
+void avma_json_put_string(AvmaBuf *b, const char *str) {
   const unsigned char *s = (const unsigned char *)(str ? str : "");
   size_t n = strlen((const char *)s);
   avma_buf_append(b, "\"", 1);
@@ -140,13 +142,13 @@ static void member(AvmaJsonObj *o, const char *name) {
   if (!o->first)
     avma_buf_append(o->b, ",", 1);
   o->first = false;
-  put_string(o->b, name);
+  avma_json_put_string(o->b, name);
   avma_buf_append(o->b, ":", 1);
 }
 
 void avma_json_str(AvmaJsonObj *o, const char *name, const char *value) {
   member(o, name);
-  put_string(o->b, value);
+  avma_json_put_string(o->b, value);
 }
 
 void avma_json_int(AvmaJsonObj *o, const char *name, int64_t value) {
@@ -206,6 +208,7 @@ typedef struct {
   const char *start, *p, *end;
   char *why;
   size_t why_len;
+  bool lenient; /* members with other values are checked and left out */
 } Lex;
 
 static bool lex_fail(Lex *l, const char *what) {
@@ -383,6 +386,130 @@ static bool lex_value(Lex *l, AvmaJsonMember *m) {
   return m->text != NULL || lex_fail(l, "out of memory");
 }
 
+/* A number as RFC 8259 writes it (fraction and exponent too), at l->p. */
+static bool skip_number(Lex *l) {
+  const char *p = l->p, *e = l->end;
+#define DIGIT(q) ((q) < e && *(q) >= '0' && *(q) <= '9')
+  if (p < e && *p == '-')
+    p++;
+  if (!DIGIT(p))
+    return lex_fail(l, "bad number");
+  if (*p == '0')
+    p++;
+  else
+    while (DIGIT(p))
+      p++;
+  if (p < e && *p == '.') {
+    if (!DIGIT(p + 1))
+      return lex_fail(l, "bad number");
+    for (p++; DIGIT(p); p++)
+      ;
+  }
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < e && (*p == '+' || *p == '-'))
+      p++;
+    if (!DIGIT(p))
+      return lex_fail(l, "bad number");
+    while (DIGIT(p))
+      p++;
+  }
+#undef DIGIT
+  l->p = p;
+  return true;
+}
+
+/* Any JSON value at l->p, checked and skipped; nesting is bounded so a hostile line cannot
+ * exhaust the stack. */
+static bool skip_value(Lex *l, int depth) {
+  if (l->p >= l->end)
+    return lex_fail(l, "truncated");
+  char c = *l->p;
+  if (c == '"') {
+    char *s = NULL;
+    bool ok = lex_string(l, &s);
+    free(s);
+    return ok;
+  }
+  if (lex_word(l, "true") || lex_word(l, "false") || lex_word(l, "null"))
+    return true;
+  if (c == '-' || (c >= '0' && c <= '9'))
+    return skip_number(l);
+  if (c != '{' && c != '[')
+    return lex_fail(l, "bad value");
+  if (depth >= NEST_MAX)
+    return lex_fail(l, "nested too deeply");
+  char close = c == '{' ? '}' : ']';
+  l->p++;
+  skip_ws(l);
+  if (l->p < l->end && *l->p == close) {
+    l->p++;
+    return true;
+  }
+  for (;;) {
+    skip_ws(l);
+    if (c == '{') {
+      if (l->p >= l->end || *l->p != '"')
+        return lex_fail(l, l->p >= l->end ? "truncated" : "expected a member name");
+      char *name = NULL;
+      bool ok = lex_string(l, &name);
+      free(name);
+      if (!ok)
+        return false;
+      skip_ws(l);
+      if (l->p >= l->end || *l->p != ':')
+        return lex_fail(l, l->p >= l->end ? "truncated" : "expected ':'");
+      l->p++;
+      skip_ws(l);
+    }
+    if (!skip_value(l, depth + 1))
+      return false;
+    skip_ws(l);
+    if (l->p >= l->end)
+      return lex_fail(l, "truncated");
+    if (*l->p == close) {
+      l->p++;
+      return true;
+    }
+    if (*l->p != ',')
+      return lex_fail(l, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+    l->p++;
+  }
+}
+
+/* Lenient reading: true with *skip set when the value at l->p is one the flat reader does not
+ * keep (an object, an array, a fraction or exponent, an integer beyond int64_t), now skipped. */
+static bool lenient_skip(Lex *l, bool *skip) {
+  *skip = false;
+  if (l->p >= l->end)
+    return true;
+  char c = *l->p;
+  if (c == '{' || c == '[') {
+    *skip = true;
+    return skip_value(l, 1);
+  }
+  if (c != '-' && (c < '0' || c > '9'))
+    return true;
+  const char *s = l->p;
+  if (!skip_number(l))
+    return false;
+  size_t n = (size_t)(l->p - s);
+  char num[24];
+  bool plain = n < sizeof num && !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n);
+  if (plain) {
+    memcpy(num, s, n);
+    num[n] = '\0';
+    errno = 0;
+    (void)strtoll(num, NULL, 10);
+    plain = errno != ERANGE;
+  }
+  if (plain)
+    l->p = s; /* an integer lex_value reads */
+  else
+    *skip = true;
+  return true;
+}
+
 void avma_json_flat_free(AvmaJsonFlat *o) {
   for (size_t i = 0; i < o->n; i++) {
     free(o->m[i].name);
@@ -421,8 +548,16 @@ static bool flat_parse(AvmaJsonFlat *o, Lex *l) {
       return lex_fail(l, l->p >= l->end ? "truncated" : "expected ':'");
     l->p++;
     skip_ws(l);
-    if (!lex_value(l, m))
+    bool skip = false;
+    if (l->lenient && !lenient_skip(l, &skip))
       return false;
+    if (skip) {
+      free(m->name);
+      m->name = NULL;
+      o->n--;
+    } else if (!lex_value(l, m)) {
+      return false;
+    }
     skip_ws(l);
     if (l->p >= l->end)
       return lex_fail(l, "truncated");
@@ -436,17 +571,24 @@ static bool flat_parse(AvmaJsonFlat *o, Lex *l) {
   }
 }
 
-bool avma_json_flat_parse(AvmaJsonFlat *o, const char *text, size_t len, char *why,
-                          size_t why_len) {
+bool avma_json_flat_parse_ex(AvmaJsonFlat *o, const char *text, size_t len, bool lenient,
+                             size_t *used, char *why, size_t why_len) {
   o->n = 0;
   o->m = calloc(FLAT_MAX_MEMBERS, sizeof *o->m);
   if (why && why_len)
     why[0] = '\0';
-  Lex l = {.start = text, .p = text, .end = text + len, .why = why, .why_len = why_len};
+  Lex l = {.start = text,
+           .p = text,
+           .end = text + len,
+           .why = why,
+           .why_len = why_len,
+           .lenient = lenient};
   if (!o->m)
     return lex_fail(&l, "out of memory");
   bool ok = flat_parse(o, &l);
-  if (ok) {
+  if (ok && used) {
+    *used = (size_t)(l.p - text);
+  } else if (ok) {
     skip_ws(&l);
     if (l.p != l.end)
       ok = lex_fail(&l, "trailing bytes");
@@ -454,6 +596,22 @@ bool avma_json_flat_parse(AvmaJsonFlat *o, const char *text, size_t len, char *w
   if (!ok)
     avma_json_flat_free(o);
   return ok;
+}
+
+bool avma_json_flat_parse(AvmaJsonFlat *o, const char *text, size_t len, char *why,
+                          size_t why_len) {
+  return avma_json_flat_parse_ex(o, text, len, false, NULL, why, why_len);
+}
+
+bool avma_json_valid(const char *text, size_t len, char *why, size_t why_len) {
+  if (why && why_len)
+    why[0] = '\0';
+  Lex l = {.start = text, .p = text, .end = text + len, .why = why, .why_len = why_len};
+  skip_ws(&l);
+  if (!skip_value(&l, 0))
+    return false;
+  skip_ws(&l);
+  return l.p == l.end || lex_fail(&l, "trailing bytes");
 }
 
 const AvmaJsonMember *avma_json_flat_get(const AvmaJsonFlat *o, const char *name) {

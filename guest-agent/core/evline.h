@@ -35,6 +35,9 @@ void avma_json_bool(AvmaJsonObj *o, const char *name, bool value);
 /* value NULL: the member is null. */
 void avma_json_str_or_null(AvmaJsonObj *o, const char *name, const char *value);
 void avma_json_end(AvmaJsonObj *o);
+/* One string as the writer writes it, quotes included (for layouts of its own: the Linux
+ * agent's receipts.json). */
+void avma_json_put_string(AvmaBuf *b, const char *s);
 
 /* The 12309 record, as the Linux agent writes it: time, event_id, notification, reason,
  * reason_code, vm, vm_uuid, guest_id, guest_version, guest_edition, key_last5, host_version,
@@ -57,7 +60,15 @@ typedef struct {
 } AvmaJsonFlat;
 /* Parse one flat object; nested objects/arrays, bad escapes, or over 64 members are errors. */
 bool avma_json_flat_parse(AvmaJsonFlat *o, const char *text, size_t len, char *why, size_t why_len);
+/* The general form. lenient: members whose value is none of the above (a nested object or
+ * array, a fraction, an integer beyond int64_t) are checked to be well-formed and left out, for
+ * requests whose other members the reader ignores. used non-NULL: the object is read from the
+ * start of text and *used gets its length (what follows is the caller's: a list of objects). */
+bool avma_json_flat_parse_ex(AvmaJsonFlat *o, const char *text, size_t len, bool lenient,
+                             size_t *used, char *why, size_t why_len);
 void avma_json_flat_free(AvmaJsonFlat *o);
+/* Whether text is exactly one well-formed JSON value of any kind (nesting up to 64 deep). */
+bool avma_json_valid(const char *text, size_t len, char *why, size_t why_len);
 const AvmaJsonMember *avma_json_flat_get(const AvmaJsonFlat *o, const char *name);
 /* String member, or dflt when absent or not a string. */
 const char *avma_json_flat_str(const AvmaJsonFlat *o, const char *name, const char *dflt);

@@ -75,8 +75,11 @@ FUZZ_SRC_session := host-agent/session.c host-agent/host.c host-agent/host-confi
                     host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c \
                     host-agent/hostkey.c
 FUZZ_SRC_domxml := host-agent/domxml.c
-FUZZ_SRC_control := guest-agent/control-request.c
-FUZZ_SRC_receipts := guest-agent/receipts.c
+# The guest's control requests and receipts list are read with the portable core's JSON reader
+# (wire.c is in FUZZ_GLIB_SRC already).
+FUZZ_GCORE_LINKED := $(filter-out guest-agent/core/wire.c,$(FUZZ_GCORE_SRC))
+FUZZ_SRC_control := guest-agent/control-request.c $(FUZZ_GCORE_LINKED)
+FUZZ_SRC_receipts := guest-agent/receipts.c guest-agent/receipts-view.c $(FUZZ_GCORE_LINKED)
 FUZZ_SRC_licence := host-agent/licence.c host-agent/host-event.c host-agent/chainlog.c
 FUZZ_SRC_vmsjson := host-agent/vmview.c host-agent/host.c host-agent/host-config.c \
                     host-agent/licence.c host-agent/session.c host-agent/host-event.c host-agent/chainlog.c \

@@ -7,10 +7,19 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <gio/gio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control-request.h"
+#include "control.h"
+#include "guest.h"
+
+#include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static gboolean parse(const char *line, AvmaControlRequest *r, GError **err) {
   return avma_control_request_parse(line, strlen(line), r, err);
@@ -87,12 +96,120 @@ static void test_embedded_nul(void **state) {
   assert_non_null(err);
 }
 
+/* The daemon's socket (control.c): plain sockets on the main loop, one request per connection. */
+typedef struct {
+  char *dir, *sock;
+  AvmaGuestConfig *config;
+  AvmaGuest *guest;
+  AvmaControl *control;
+} Server;
+
+static void server_up(Server *s) {
+  s->dir = g_dir_make_tmp("avma-test-control-XXXXXX", NULL);
+  assert_non_null(s->dir);
+  g_autofree char *port = g_build_filename(s->dir, "no-port", NULL);
+  g_autofree char *conf = g_build_filename(s->dir, "guest.conf", NULL);
+  assert_true(g_file_set_contents(conf, "[guest]\njournal=no\n", -1, NULL));
+  g_autoptr(GError) err = NULL;
+  s->config = avma_guest_config_load(conf, s->dir, port, &err);
+  assert_non_null(s->config);
+  s->guest = avma_guest_new(s->config, &err);
+  assert_non_null(s->guest);
+  s->sock = g_build_filename(s->dir, "control.sock", NULL);
+  s->control = avma_control_new(s->guest, s->sock, &err);
+  assert_non_null(s->control);
+}
+
+static void server_down(Server *s) {
+  avma_control_free(s->control);
+  assert_false(g_file_test(s->sock, G_FILE_TEST_EXISTS)); /* the socket file goes with it */
+  avma_guest_free(s->guest);
+  avma_guest_config_free(s->config);
+  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", s->dir);
+  assert_int_equal(system(cmd), 0);
+  g_free(s->sock);
+  g_free(s->dir);
+}
+
+static int connect_to(const Server *s) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  g_strlcpy(sa.sun_path, s->sock, sizeof sa.sun_path);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  return fd;
+}
+
+/* Send data (then half-close when eof), run the loop until the daemon closes the connection or
+ * wait_ms pass; returns what it answered. */
+static char *ask_within(const Server *s, const char *data, gsize len, gboolean eof, int wait_ms) {
+  int fd = connect_to(s);
+  for (gsize off = 0; off < len;) {
+    ssize_t n = send(fd, data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0)
+      off += (gsize)n;
+    else
+      g_main_context_iteration(NULL, FALSE); /* let the daemon read */
+    if (n < 0 && errno != EAGAIN)
+      break; /* it answered and closed before taking it all */
+  }
+  if (eof)
+    shutdown(fd, SHUT_WR);
+  GString *got = g_string_new(NULL);
+  gint64 deadline = g_get_monotonic_time() + wait_ms * (gint64)1000;
+  for (;;) {
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      g_string_append_len(got, buf, n);
+      continue;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN) || g_get_monotonic_time() > deadline)
+      break;
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+  }
+  close(fd);
+  return g_string_free(got, FALSE);
+}
+
+static char *ask(const Server *s, const char *data, gsize len, gboolean eof) {
+  return ask_within(s, data, len, eof, 5000);
+}
+
+static void test_socket(void **state) {
+  (void)state;
+  Server s;
+  server_up(&s);
+  g_autofree char *a = ask(&s, "{\"verb\":\"port\"}\n", 16, FALSE);
+  assert_string_equal(a, "{\"ok\":true,\"port_open\":false,\"host_connected\":false}\n");
+  /* The line may come in pieces, and end at EOF without its newline. */
+  g_autofree char *b = ask_within(&s, "{\"verb\":\"po", 11, FALSE, 200);
+  assert_string_equal(b, ""); /* no answer to half a line: the test gave up waiting */
+  g_autofree char *c = ask(&s, "{\"verb\":\"port\"}", 15, TRUE);
+  assert_string_equal(c, "{\"ok\":true,\"port_open\":false,\"host_connected\":false}\n");
+  /* Only the first line counts; errors are replies. */
+  g_autofree char *d = ask(&s, "{\"verb\":\"bogus\"}\n{\"verb\":\"port\"}\n", 32, FALSE);
+  assert_string_equal(d, "{\"ok\":false,\"error\":\"unknown verb 'bogus'\"}\n");
+  g_autofree char *e = ask(&s, "{\"verb\":\"ato\"}\n", 15, FALSE);
+  assert_non_null(strstr(e, "\"ok\":false,\"error\":\"no key installed"));
+  /* An endless line is answered once it is too long, without waiting for its end. */
+  gsize n = 3 * AVMA_CONTROL_MAX_REQUEST;
+  g_autofree char *big = g_malloc(n);
+  memset(big, ' ', n);
+  g_autofree char *f = ask(&s, big, n, FALSE);
+  assert_non_null(strstr(f, "request longer than 4096 bytes"));
+  /* A client that asks nothing costs nothing. */
+  close(connect_to(&s));
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration(NULL, FALSE);
+  server_down(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid),
-      cmocka_unit_test(test_malformed),
-      cmocka_unit_test(test_too_long),
-      cmocka_unit_test(test_embedded_nul),
+      cmocka_unit_test(test_valid),    cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_too_long), cmocka_unit_test(test_embedded_nul),
+      cmocka_unit_test(test_socket),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

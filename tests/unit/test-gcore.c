@@ -436,6 +436,69 @@ static void json_flat_bad(void **st) {
   }
 }
 
+/* The lenient reader (the Linux daemon's control requests) leaves out what it does not keep,
+ * after checking it; the prefix form reads one object of a list (receipts.json). */
+static void json_flat_lenient(void **st) {
+  (void)st;
+  static const char text[] = "{\"verb\":\"upk\",\"x\":[1,{\"y\":[true,null,\"\\u00e9\"]}],"
+                             "\"f\":-1.5e+3,\"big\":99999999999999999999,\"n\":-7,\"o\":{}}";
+  AvmaJsonFlat f;
+  char why[96];
+  assert_false(avma_json_flat_parse(&f, text, sizeof text - 1, why, sizeof why));
+  assert_true(avma_json_flat_parse_ex(&f, text, sizeof text - 1, true, NULL, why, sizeof why));
+  assert_int_equal(f.n, 2);
+  assert_string_equal(f.m[0].name, "verb");
+  assert_string_equal(f.m[0].text, "upk");
+  assert_string_equal(f.m[1].name, "n");
+  assert_int_equal(f.m[1].num, -7);
+  avma_json_flat_free(&f);
+  /* What it skips must still be JSON. */
+  static const char *const bad[] = {"{\"a\":[1,]}", "{\"a\":{\"b\"}}", "{\"a\":[\"\\x\"]}",
+                                    "{\"a\":1.}",   "{\"a\":[1 2]}",   "{\"a\":{1:2}}",
+                                    "{\"a\":[}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    bool ok = avma_json_flat_parse_ex(&f, bad[i], strlen(bad[i]), true, NULL, why, sizeof why);
+    if (ok)
+      fail_msg("'%s' accepted", bad[i]);
+    assert_true(why[0] != '\0');
+    assert_null(f.m);
+  }
+  /* Prefix: the bytes after the object are the caller's. */
+  static const char list[] = "{\"a\":\"b\"} , {\"c\":1}]";
+  size_t used = 0;
+  assert_true(avma_json_flat_parse_ex(&f, list, sizeof list - 1, false, &used, why, sizeof why));
+  assert_int_equal(used, 9);
+  assert_string_equal(avma_json_flat_str(&f, "a", ""), "b");
+  avma_json_flat_free(&f);
+}
+
+static void json_valid(void **st) {
+  (void)st;
+  char why[96];
+  static const char *const good[] = {
+      "{}", " [ ] ", "\"x\"", "-0.5E-7", "true", "null", "[{\"a\":[[],{}]},1,\"\\ud83d\\ude00\"]"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    if (!avma_json_valid(good[i], strlen(good[i]), why, sizeof why))
+      fail_msg("'%s' refused: %s", good[i], why);
+  static const char *const bad[] = {"",   " ",   "{} {}",     "[1,]",
+                                    "01", "tru", "{\"a\" 1}", "\"\\u0000\""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (avma_json_valid(bad[i], strlen(bad[i]), why, sizeof why))
+      fail_msg("'%s' accepted", bad[i]);
+    assert_true(why[0] != '\0');
+  }
+  /* Nesting is bounded: 64 levels pass, 65 fail (a hostile line cannot exhaust the stack). */
+  char deep[200];
+  for (int depth = 64; depth <= 65; depth++) {
+    memset(deep, '[', (size_t)depth);
+    memset(deep + depth, ']', (size_t)depth);
+    bool ok = avma_json_valid(deep, (size_t)depth * 2, why, sizeof why);
+    assert_int_equal(ok, depth == 64);
+    if (!ok)
+      assert_non_null(strstr(why, "nested too deeply"));
+  }
+}
+
 static void evline_12309_members(void **st) {
   (void)st;
   AvmaGState s;
@@ -1164,6 +1227,8 @@ int main(void) {
       cmocka_unit_test(json_escaping),
       cmocka_unit_test(json_flat_good),
       cmocka_unit_test(json_flat_bad),
+      cmocka_unit_test(json_flat_lenient),
+      cmocka_unit_test(json_valid),
       cmocka_unit_test(evline_12309_members),
       cmocka_unit_test(xchg_success),
       cmocka_unit_test(xchg_wrong_session_and_seq),
