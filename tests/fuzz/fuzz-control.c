@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check(ok == (err == NULL));
   if (ok) {
     check(size <= AVMA_CONTROL_MAX_REQUEST);
-    check(r.verb == AVMA_CONTROL_ATO || r.verb == AVMA_CONTROL_IPK || r.verb == AVMA_CONTROL_UPK);
+    check(r.verb == AVMA_CONTROL_ATO || r.verb == AVMA_CONTROL_IPK || r.verb == AVMA_CONTROL_UPK ||
+          r.verb == AVMA_CONTROL_PORT);
     check((r.key != NULL) == (r.verb == AVMA_CONTROL_IPK));
   } else {
     check(r.key == NULL);
