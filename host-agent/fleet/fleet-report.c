@@ -27,15 +27,41 @@ void avma_fleet_report_free(AvmaFleetReport *r) {
 
 #define TS(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* Working sets of the period [S, E), E = min(month end, as-of):
+/* Working sets of the period [S, E), E = min(month end, as-of), built from the summary tables
+ * (fleet-derive.c) or, with from_records, from the typed records themselves:
  *  runs: when each VM ran on each host (a running edge to the VM's next edge on that host);
- *  grants: each AVMA Success of a VM, from any host, until the earlier of its granted_until and
- *    the VM's next Success anywhere (a migrated VM keeps the validity its old host granted);
- *  lic: per VM and product, the instants it ran somewhere inside a grant for that product.
+ *  grants: per VM and product, the merged time its AVMA Successes held, from any host: each until
+ *    the earlier of its granted_until and the VM's next Success anywhere (a migrated VM keeps the
+ *    validity its old host granted);
+ *  granted: the VMs with an AVMA Success in the period, per product;
+ *  att: the period's 12310 records per product and notification.
+ * Then, from those alone, lic: per VM and product, the instants it ran somewhere inside a grant.
  * Ranges are merged per VM (range_agg), so the overlap of a live migration counts once. */
-static const char *const setup[] = {
-    /* The month's sorts (a fleet's grants by VM and time) fit in memory instead of spilling. */
-    "SET LOCAL work_mem = '256MB'",
+static const char *const setup_summary[] = {
+    "CREATE TEMP TABLE runs ON COMMIT DROP AS"
+    " SELECT host_id, vm_key, vm, tstzrange(lo, hi) * tstzrange(@S@, @E@) AS r FROM run_intervals"
+    " WHERE lo < @E@ AND hi > @S@ AND tstzrange(lo, hi) && tstzrange(@S@, @E@)",
+    "CREATE TEMP TABLE grants ON COMMIT DROP AS"
+    " SELECT vm_key, v, ed, mr * tstzmultirange(tstzrange(@S@, @E@)) AS mr FROM vm_grants"
+    " WHERE mr && tstzrange(@S@, @E@)",
+    "CREATE TEMP TABLE granted ON COMMIT DROP AS"
+    " SELECT vm_key, v, ed FROM vm_month_success"
+    " WHERE month = (@S@ AT TIME ZONE 'UTC')::date AND first_at < @E@",
+    /* whole days from the counts, the part of a day before as-of from the records */
+    "CREATE TEMP TABLE att ON COMMIT DROP AS"
+    " SELECT v, ed, sum(n) FILTER (WHERE notification = 'AVMA Success')::bigint AS ok,"
+    "  sum(n) FILTER (WHERE notification = 'Invalid Host')::bigint AS ih,"
+    "  sum(n) FILTER (WHERE notification = 'Invalid Data')::bigint AS id,"
+    "  sum(n) FILTER (WHERE notification = 'Activation Denied')::bigint AS ad FROM ("
+    "  SELECT v, ed, notification, n FROM decision_days"
+    "   WHERE day >= (@S@ AT TIME ZONE 'UTC')::date"
+    "   AND day < (date_trunc('day', @E@ AT TIME ZONE 'UTC'))::date"
+    "  UNION ALL SELECT product_version, product_edition, notification, 1 FROM decisions"
+    "   WHERE time >= date_trunc('day', @E@ AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    "   AND time < @E@) x GROUP BY 1, 2",
+};
+
+static const char *const setup_records[] = {
     "CREATE TEMP TABLE runs ON COMMIT DROP AS"
     " SELECT host_id, vm_key, vm, r * tstzrange(@S@, @E@) AS r FROM ("
     "  SELECT host_id, vm_key, vm, running,"
@@ -43,17 +69,30 @@ static const char *const setup[] = {
     "  FROM run_edges WHERE time < @E@ WINDOW w AS (PARTITION BY host_id, vm_key ORDER BY seq)) x"
     " WHERE running AND r && tstzrange(@S@, @E@)",
     "CREATE TEMP TABLE grants ON COMMIT DROP AS"
-    " SELECT vm_key, v, ed, r * tstzrange(@S@, @E@) AS r FROM ("
+    " SELECT vm_key, v, ed, range_agg(r * tstzrange(@S@, @E@)) AS mr FROM ("
     "  SELECT vm_key, product_version AS v, product_edition AS ed,"
     "   tstzrange(time, greatest(time, least(granted_until, coalesce(lead(time) OVER"
     "    (PARTITION BY vm_key ORDER BY time, host_id, seq), 'infinity')))) AS r"
     "  FROM decisions WHERE notification = 'AVMA Success' AND granted_until IS NOT NULL"
-    "   AND time < @E@ AND granted_until > @S@) x"
-    " WHERE r && tstzrange(@S@, @E@)",
+    "   AND time < @E@) x"
+    " WHERE r && tstzrange(@S@, @E@) GROUP BY 1, 2, 3",
+    "CREATE TEMP TABLE granted ON COMMIT DROP AS"
+    " SELECT DISTINCT vm_key, product_version AS v, product_edition AS ed FROM decisions"
+    " WHERE notification = 'AVMA Success' AND time >= @S@ AND time < @E@",
+    "CREATE TEMP TABLE att ON COMMIT DROP AS"
+    " SELECT product_version AS v, product_edition AS ed,"
+    "  count(*) FILTER (WHERE notification = 'AVMA Success') AS ok,"
+    "  count(*) FILTER (WHERE notification = 'Invalid Host') AS ih,"
+    "  count(*) FILTER (WHERE notification = 'Invalid Data') AS id,"
+    "  count(*) FILTER (WHERE notification = 'Activation Denied') AS ad"
+    " FROM decisions WHERE time >= @S@ AND time < @E@ GROUP BY 1, 2",
+};
+
+static const char *const setup[] = {
     "CREATE TEMP TABLE lic ON COMMIT DROP AS"
     " SELECT ga.vm_key, ga.v, ga.ed, ga.mr * ra.mr AS mr"
-    " FROM (SELECT vm_key, v, ed, range_agg(r) AS mr FROM grants GROUP BY 1, 2, 3) ga"
-    " JOIN (SELECT vm_key, range_agg(r) AS mr FROM runs GROUP BY 1) ra USING (vm_key)",
+    " FROM grants ga JOIN (SELECT vm_key, range_agg(r) AS mr FROM runs GROUP BY 1) ra"
+    " USING (vm_key)",
     "DELETE FROM lic WHERE isempty(mr)",
     "ANALYZE runs; ANALYZE lic",
 };
@@ -70,8 +109,10 @@ static const char *const queries[S_COUNT] = {
         "   FROM licences WHERE host_id = h.host_id) x WHERE time < @E@ AND (nxt IS NULL OR nxt > "
         "@S@)),"
         "  false),"
-        " (SELECT count(DISTINCT vm_key) FROM runs WHERE host_id = h.host_id)"
+        " coalesce(n.vms, 0)"
         " FROM hosts h"
+        " LEFT JOIN (SELECT host_id, count(DISTINCT vm_key) AS vms FROM runs GROUP BY 1) n"
+        "  ON n.host_id = h.host_id"
         " LEFT JOIN LATERAL (SELECT * FROM host_facts WHERE host_id = h.host_id AND time < @E@"
         "  ORDER BY seq DESC LIMIT 1) f ON true"
         " LEFT JOIN LATERAL (SELECT * FROM licences WHERE host_id = h.host_id AND time < @E@"
@@ -80,9 +121,7 @@ static const char *const queries[S_COUNT] = {
         " ORDER BY h.hostname, h.host_id",
     /* per product, then the total row (version NULL) */
     [S_PRODUCTS] =
-        "WITH p AS (SELECT v, ed, vm_key FROM lic"
-        "   UNION SELECT product_version, product_edition, vm_key FROM decisions"
-        "   WHERE notification = 'AVMA Success' AND time >= @S@ AND time < @E@),"
+        "WITH p AS (SELECT v, ed, vm_key FROM lic UNION SELECT v, ed, vm_key FROM granted),"
         " tot AS (SELECT vm_key, range_agg(r) AS mr FROM lic, unnest(mr) r GROUP BY vm_key),"
         " ev AS (SELECT v, ed, lower(r) AS t, 1 AS d FROM lic, unnest(mr) r"
         "   UNION ALL SELECT v, ed, upper(r), -1 FROM lic, unnest(mr) r"
@@ -96,12 +135,6 @@ static const char *const queries[S_COUNT] = {
         " tsecs AS (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
         "   count(DISTINCT vm_key) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
         "    AS at_end FROM tot, unnest(mr) r),"
-        " att AS (SELECT product_version AS v, product_edition AS ed,"
-        "   count(*) FILTER (WHERE notification = 'AVMA Success') AS ok,"
-        "   count(*) FILTER (WHERE notification = 'Invalid Host') AS ih,"
-        "   count(*) FILTER (WHERE notification = 'Invalid Data') AS id,"
-        "   count(*) FILTER (WHERE notification = 'Activation Denied') AS ad"
-        "   FROM decisions WHERE time >= @S@ AND time < @E@ GROUP BY 1, 2),"
         " keys AS (SELECT v, ed FROM p UNION SELECT v, ed FROM att)"
         " SELECT k.v, k.ed, (SELECT count(DISTINCT vm_key) FROM p WHERE p.v = k.v AND p.ed = k.ed),"
         "  coalesce(pk.peak, 0), coalesce(s.at_end, 0), coalesce(s.s, 0),"
@@ -187,7 +220,7 @@ static gint64 month_start(int y, int m) {
 }
 
 AvmaFleetReport *avma_fleet_report_build(PGconn *c, const AvmaFleetConfig *cfg, int year, int month,
-                                         gint64 as_of, GError **error) {
+                                         gint64 as_of, gboolean from_records, GError **error) {
   g_autoptr(AvmaFleetReport) r = g_new0(AvmaFleetReport, 1);
   r->year = year;
   r->month = month;
@@ -203,9 +236,12 @@ AvmaFleetReport *avma_fleet_report_build(PGconn *c, const AvmaFleetConfig *cfg, 
   /* One snapshot: an ingest committing meanwhile changes no figure half-way. */
   if (!avma_fleet_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", error))
     return NULL;
-  gboolean ok = TRUE;
-  for (gsize i = 0; ok && i < G_N_ELEMENTS(setup); i++) {
-    g_autofree char *sql = bind(setup[i], r, cfg);
+  /* The month's sorts fit in memory instead of spilling. */
+  gboolean ok = avma_fleet_db_exec(c, "SET LOCAL work_mem = '256MB'", error);
+  const char *const *first = from_records ? setup_records : setup_summary;
+  gsize n_first = from_records ? G_N_ELEMENTS(setup_records) : G_N_ELEMENTS(setup_summary);
+  for (gsize i = 0; ok && i < n_first + G_N_ELEMENTS(setup); i++) {
+    g_autofree char *sql = bind(i < n_first ? first[i] : setup[i - n_first], r, cfg);
     ok = avma_fleet_db_exec(c, sql, error);
   }
   for (int i = 0; ok && i < S_COUNT; i++) {
