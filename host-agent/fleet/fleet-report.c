@@ -56,9 +56,7 @@ static const char *const setup_summary[] = {
     "  SELECT v, ed, notification, n FROM decision_days"
     "   WHERE day >= (@S@ AT TIME ZONE 'UTC')::date"
     "   AND day < (date_trunc('day', @E@ AT TIME ZONE 'UTC'))::date"
-    "  UNION ALL SELECT product_version, product_edition, notification, 1 FROM decisions"
-    "   WHERE time >= date_trunc('day', @E@ AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    "   AND time < @E@) x GROUP BY 1, 2",
+    "  @PARTIAL@) x GROUP BY 1, 2",
 };
 
 static const char *const setup_records[] = {
@@ -198,6 +196,14 @@ static char *bind(const char *sql, const AvmaFleetReport *r, const AvmaFleetConf
     const char *name;
     char *value;
   } v[] = {
+      /* The part of a day before as-of (first: it holds @E@), unless the period ends at
+       * midnight, the usual case: then decisions are not read at all. */
+      {"@PARTIAL@",
+       g_strdup(r->period_end % 86400
+                    ? "UNION ALL SELECT product_version, product_edition, notification, 1 FROM"
+                      " decisions WHERE time >= date_trunc('day', @E@ AT TIME ZONE 'UTC') AT TIME"
+                      " ZONE 'UTC' AND time < @E@"
+                    : "")},
       {"@SILENT@", g_strdup_printf("%" G_GINT64_FORMAT, cfg->silent_after)},
       {"@MINPROC@", g_strdup_printf("%u", cfg->min_cores_per_processor)},
       {"@MINSRV@", g_strdup_printf("%u", cfg->min_cores_per_server)},
