@@ -87,10 +87,12 @@ static const char *const setup_records[] = {
 };
 
 static const char *const setup[] = {
+    /* per VM: when it ran anywhere, merged, and on how many hosts */
+    "CREATE TEMP TABLE ran ON COMMIT DROP AS"
+    " SELECT vm_key, max(vm) AS vm, range_agg(r) AS mr, count(DISTINCT host_id) AS n"
+    " FROM runs GROUP BY vm_key",
     "CREATE TEMP TABLE lic ON COMMIT DROP AS"
-    " SELECT ga.vm_key, ga.v, ga.ed, ga.mr * ra.mr AS mr"
-    " FROM grants ga JOIN (SELECT vm_key, range_agg(r) AS mr FROM runs GROUP BY 1) ra"
-    " USING (vm_key)",
+    " SELECT ga.vm_key, ga.v, ga.ed, ga.mr * ra.mr AS mr FROM grants ga JOIN ran ra USING (vm_key)",
     "DELETE FROM lic WHERE isempty(mr)",
     "ANALYZE runs; ANALYZE lic",
 };
@@ -134,16 +136,18 @@ static const char *const queries[S_COUNT] = {
         "   (PARTITION BY v, ed ORDER BY t ROWS UNBOUNDED PRECEDING) AS c FROM ev"
         "   GROUP BY v, ed, t) x GROUP BY v, ed),"
         " secs AS (SELECT v, ed, sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   count(DISTINCT vm_key) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
+        "   count(*) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
         "    AS at_end FROM lr GROUP BY v, ed),"
         " tsecs AS (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   count(DISTINCT vm_key) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
+        "   count(*) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
         "    AS at_end FROM tr),"
-        " keys AS (SELECT v, ed FROM p UNION SELECT v, ed FROM att)"
-        " SELECT k.v, k.ed, (SELECT count(DISTINCT vm_key) FROM p WHERE p.v = k.v AND p.ed = k.ed),"
+        " keys AS (SELECT v, ed FROM p UNION SELECT v, ed FROM att),"
+        " pc AS (SELECT v, ed, count(*) AS n FROM p GROUP BY v, ed)"
+        " SELECT k.v, k.ed, coalesce(pc.n, 0),"
         "  coalesce(pk.peak, 0), coalesce(s.at_end, 0), coalesce(s.s, 0),"
         "  coalesce(a.ok, 0), coalesce(a.ih, 0), coalesce(a.id, 0), coalesce(a.ad, 0)"
-        " FROM keys k LEFT JOIN peak pk ON pk.v = k.v AND pk.ed = k.ed"
+        " FROM keys k LEFT JOIN pc ON pc.v = k.v AND pc.ed = k.ed"
+        " LEFT JOIN peak pk ON pk.v = k.v AND pk.ed = k.ed"
         " LEFT JOIN secs s ON s.v = k.v AND s.ed = k.ed"
         " LEFT JOIN att a ON a.v = k.v AND a.ed = k.ed"
         " UNION ALL SELECT NULL, NULL, (SELECT count(DISTINCT vm_key) FROM p),"
@@ -154,16 +158,15 @@ static const char *const queries[S_COUNT] = {
         " ORDER BY 1 DESC NULLS LAST, 2",
     /* per VM: merged time it ran anywhere, licensed time, products, hosts, attempts that failed */
     [S_VMS] =
-        "WITH ran AS (SELECT vm_key, max(vm) AS vm, range_agg(r) AS mr, count(DISTINCT host_id) AS "
-        "n"
-        "   FROM runs GROUP BY vm_key),"
-        " l AS (SELECT vm_key, sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   string_agg(DISTINCT concat_ws(' ', v, ed), ', ') AS products"
-        "   FROM lic, unnest(mr) r GROUP BY vm_key)"
-        " SELECT ran.vm_key, ran.vm, ran.n,"
-        "  (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint FROM unnest(ran.mr) r),"
-        "  coalesce(l.s, 0), coalesce(l.products, '')"
-        " FROM ran LEFT JOIN l USING (vm_key) ORDER BY ran.vm, ran.vm_key",
+        /* lic has one row per VM and product */
+    "WITH l AS (SELECT vm_key, sum((SELECT sum(extract(epoch FROM upper(r) - lower(r)))"
+    "   FROM unnest(mr) r))::bigint AS s,"
+    "   string_agg(concat_ws(' ', v, ed), ', ' ORDER BY concat_ws(' ', v, ed)) AS products"
+    "   FROM lic GROUP BY vm_key)"
+    " SELECT ran.vm_key, ran.vm, ran.n,"
+    "  (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint FROM unnest(ran.mr) r),"
+    "  coalesce(l.s, 0), coalesce(l.products, '')"
+    " FROM ran LEFT JOIN l USING (vm_key) ORDER BY ran.vm, ran.vm_key",
     [S_VM_HOSTS] = "SELECT r.vm_key, h.hostname, r.host_id,"
                    " string_agg(" TS("lower(r.r)") " || '/' || " TS(
                        "upper(r.r)") ", ' ' ORDER BY lower(r.r))"
