@@ -73,6 +73,8 @@ echo "bench-fleet: database size $size (summary tables $summary)"
   echo "|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
+  echo "What limits these figures, and earlier runs: docs/fleet.md (\"Tests, bench, demo\")."
+  echo
 } >"$W/section.md"
 touch "$RESULTS"
 awk -v sec="$W/section.md" '
