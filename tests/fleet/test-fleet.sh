@@ -253,7 +253,9 @@ both_months() {
 both_months "bundles in order"
 # A VM migrates from host h to h+1: ingesting h+1 first stores its later grants before the earlier.
 MG=$T/mig
-gen --out "$MG" --hosts 4 --vms 6 --bundles 3 --seed mig --migrate-pct 30 --days 33 >/dev/null
+# --product-per-host: a migrated VM's grants on its new host are for another product, so a grant
+# stored later in the middle of the VM's history must take that time from the product before.
+gen --out "$MG" --hosts 4 --vms 6 --bundles 3 --seed mig --migrate-pct 30 --days 33 --product-per-host >/dev/null
 reset_db
 for h in h0003 h0002 h0001 h0000; do fleet ingest "$MG/$h"/bundle-{1,2,3}.jsonl >/dev/null; done
 both_months "later hosts first"
@@ -312,7 +314,7 @@ sfleet report --month 2026-11 --as-of 2026-12-02 --output "$T/r.txt" --sign 2>/d
 eq "report --sign: exit 0" "$?" 0
 eq "... the file is the report" "$(cat "$T/r.txt")" "$(sfleet report --month 2026-11 --as-of 2026-12-02)"
 out=$(minisign -V -p "$T/keys/report.pub" -m "$T/r.txt" 2>&1); rc=$?
-eq "minisign -V accepts the signature ($out)" "$rc" 0
+eq "minisign -V accepts the signature" "$rc" 0
 check "... its trusted comment names the month and format" has "$out" "avma-fleet report month:2026-11 format:text"
 sed -i '1s/fleet report/fleet rep0rt/' "$T/r.txt"
 minisign -V -p "$T/keys/report.pub" -m "$T/r.txt" >/dev/null 2>&1
