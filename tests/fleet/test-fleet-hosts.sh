@@ -117,4 +117,5 @@ eq "hB and hC unchanged" \
   "$(jq -c '[.vms[] | select(.vm | test("^[bc]"))]' <<<"$LAST_FLEET")" \
   "$(jq -c '[.vms[] | select(.vm | test("^[bc]"))]' <<<"$first")"
 
+echo "# test-fleet-hosts: $( ((FAILED)) && echo 'some checks failed' || echo 'all checks passed')"
 exit $FAILED
