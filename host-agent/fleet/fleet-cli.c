@@ -26,14 +26,22 @@ static const AvmaCliVerb verbs[] = {
      avma_fleet_cli_pull},
     {"hosts", "[--json]", "List every known host: cursor, last record, licence, state", NULL,
      avma_fleet_cli_hosts},
-    {"report", "--month YYYY-MM [--format {text|csv|json}] [--as-of T]",
+    {"report",
+     "--month YYYY-MM [--format {text|csv|json}] [--as-of T] [--output FILE [--sign]] "
+     "[--from-records]",
      "The fleet's monthly licence report",
      "Per host: sockets, cores, licensable cores, licence and whether it was activated all month.\n"
      "Per guest product: distinct VMs (each counted once across hosts), peak concurrent, running\n"
      "at the month's end, VM-days, attempts. Per VM: every host it ran on with its intervals.\n"
      "Then the data-quality findings. T (default now) bounds a month not over yet and decides\n"
-     "which hosts are silent. docs/fleet.md defines every figure.",
+     "which hosts are silent. --sign writes FILE.minisig by [report] signing_key (minisign -V\n"
+     "verifies it). --from-records computes from the typed records instead of the summary\n"
+     "tables (the same figures, slower). docs/fleet.md defines every figure.",
      avma_fleet_cli_report},
+    {"key create", "", "Create the key that signs reports ([report] signing_key)",
+     "Writes the secret key (mode 0600) and its public key beside it (.pub, minisign's form).\n"
+     "Refuses when the secret key exists.",
+     avma_fleet_cli_key_create},
 };
 
 int main(int argc, char **argv) {

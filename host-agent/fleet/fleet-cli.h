@@ -18,3 +18,4 @@ int avma_fleet_cli_ingest(const AvmaCliCtx *ctx, int argc, char **argv);
 int avma_fleet_cli_pull(const AvmaCliCtx *ctx, int argc, char **argv);
 int avma_fleet_cli_hosts(const AvmaCliCtx *ctx, int argc, char **argv);
 int avma_fleet_cli_report(const AvmaCliCtx *ctx, int argc, char **argv);
+int avma_fleet_cli_key_create(const AvmaCliCtx *ctx, int argc, char **argv);

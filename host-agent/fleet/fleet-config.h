@@ -7,6 +7,7 @@
 #include "settings.h"
 
 #define AVMA_FLEET_DEFAULT_CONFIG "/etc/avma/fleet.conf"
+#define AVMA_FLEET_DEFAULT_SIGNING_KEY "/var/lib/avma-fleet/report.key"
 #define AVMA_FLEET_DEFAULT_COMMAND "ssh {host} avma-host export --since {since}"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
   guint min_cores_per_processor;
   guint min_cores_per_server;
   gint64 silent_after; /* seconds without a record before a host is reported silent */
+  char *signing_key;   /* the report signing key's secret file; its public key is FILE.pub */
   char *pull_command;
   gint64 pull_timeout;
   GPtrArray *hosts; /* AvmaFleetHost*, from the [host NAME] groups, in file order */

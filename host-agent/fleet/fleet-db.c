@@ -75,6 +75,45 @@ static const char *const migrations[] = {
     "  kind text NOT NULL,"
     "  detail text NOT NULL);"
     "CREATE INDEX findings_host ON findings (host_id, at);",
+    /* 2: the report's summary tables (fleet-derive.c keeps them at ingest), filled from the
+     * records already held */
+    "CREATE TABLE run_intervals ("
+    "  host_id text NOT NULL, seq bigint NOT NULL, vm_key text NOT NULL, vm text,"
+    "  lo timestamptz NOT NULL, hi timestamptz NOT NULL,"
+    "  PRIMARY KEY (host_id, seq));"
+    "CREATE INDEX run_intervals_open ON run_intervals (host_id, vm_key) WHERE hi = 'infinity';"
+    "CREATE TABLE vm_grants ("
+    "  vm_key text NOT NULL, v text NOT NULL, ed text NOT NULL, mr tstzmultirange NOT NULL,"
+    "  PRIMARY KEY (vm_key, v, ed));"
+    "CREATE TABLE vm_month_success ("
+    "  month date NOT NULL, vm_key text NOT NULL, v text NOT NULL, ed text NOT NULL,"
+    "  first_at timestamptz NOT NULL,"
+    "  PRIMARY KEY (month, vm_key, v, ed));"
+    "CREATE TABLE decision_days ("
+    "  day date NOT NULL, v text NOT NULL, ed text NOT NULL, notification text NOT NULL,"
+    "  n bigint NOT NULL,"
+    "  PRIMARY KEY (day, v, ed, notification));"
+    "CREATE INDEX decisions_vm_success ON decisions (vm_key, time)"
+    "  WHERE notification = 'AVMA Success' AND granted_until IS NOT NULL;"
+    /* The report counts whole days from decision_days now, and only the part of a day before
+     * as-of from decisions: a B-tree on time, whose inserts land all over the month when a
+     * host's month comes in one bundle, cost more at ingest than it saves there. */
+    "DROP INDEX decisions_time;"
+    "CREATE INDEX decisions_time ON decisions USING brin (time);"
+    "INSERT INTO run_intervals SELECT host_id, seq, vm_key, vm, time, hi FROM ("
+    "  SELECT *, greatest(time, coalesce(lead(time) OVER (PARTITION BY host_id, vm_key"
+    "   ORDER BY seq), 'infinity')) AS hi FROM run_edges) x WHERE running;"
+    "INSERT INTO vm_grants SELECT vm_key, v, ed, range_agg(r) FROM ("
+    "  SELECT vm_key, product_version AS v, product_edition AS ed,"
+    "   tstzrange(time, greatest(time, least(granted_until, coalesce(lead(time) OVER"
+    "    (PARTITION BY vm_key ORDER BY time, host_id, seq), 'infinity')))) AS r"
+    "  FROM decisions WHERE notification = 'AVMA Success' AND granted_until IS NOT NULL) x"
+    "  GROUP BY 1, 2, 3;"
+    "INSERT INTO vm_month_success SELECT date_trunc('month', time AT TIME ZONE 'UTC')::date,"
+    "  vm_key, product_version, product_edition, min(time) FROM decisions"
+    "  WHERE notification = 'AVMA Success' GROUP BY 1, 2, 3, 4;"
+    "INSERT INTO decision_days SELECT (time AT TIME ZONE 'UTC')::date, product_version,"
+    "  product_edition, notification, count(*) FROM decisions GROUP BY 1, 2, 3, 4;",
 };
 
 int avma_fleet_db_schema_latest(void) {

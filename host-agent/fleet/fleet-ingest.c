@@ -2,6 +2,7 @@
 #include "fleet-ingest.h"
 
 #include "fleet-bundle.h"
+#include "fleet-derive.h"
 #include "timeutil.h"
 
 #include <stdlib.h>
@@ -298,7 +299,8 @@ static gboolean store(PGconn *c, const AvmaFleetBundle *b, const Standing *s, co
     if (!r)
       return FALSE;
   }
-  if (first_new < b->records->len && !copy_rows(c, b, first_new, error))
+  if (first_new < b->records->len &&
+      (!copy_rows(c, b, first_new, error) || !avma_fleet_derive(c, b->host_id, s->cursor, error)))
     return FALSE;
   gint64 last_time = 0;
   for (guint i = first_new; i < b->records->len; i++)

@@ -27,15 +27,39 @@ void avma_fleet_report_free(AvmaFleetReport *r) {
 
 #define TS(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* Working sets of the period [S, E), E = min(month end, as-of):
+/* Working sets of the period [S, E), E = min(month end, as-of), built from the summary tables
+ * (fleet-derive.c) or, with from_records, from the typed records themselves:
  *  runs: when each VM ran on each host (a running edge to the VM's next edge on that host);
- *  grants: each AVMA Success of a VM, from any host, until the earlier of its granted_until and
- *    the VM's next Success anywhere (a migrated VM keeps the validity its old host granted);
- *  lic: per VM and product, the instants it ran somewhere inside a grant for that product.
+ *  grants: per VM and product, the merged time its AVMA Successes held, from any host: each until
+ *    the earlier of its granted_until and the VM's next Success anywhere (a migrated VM keeps the
+ *    validity its old host granted);
+ *  granted: the VMs with an AVMA Success in the period, per product;
+ *  att: the period's 12310 records per product and notification.
+ * Then, from those alone, lic: per VM and product, the instants it ran somewhere inside a grant.
  * Ranges are merged per VM (range_agg), so the overlap of a live migration counts once. */
-static const char *const setup[] = {
-    /* The month's sorts (a fleet's grants by VM and time) fit in memory instead of spilling. */
-    "SET LOCAL work_mem = '256MB'",
+static const char *const setup_summary[] = {
+    "CREATE TEMP TABLE runs ON COMMIT DROP AS"
+    " SELECT host_id, vm_key, vm, tstzrange(lo, hi) * tstzrange(@S@, @E@) AS r FROM run_intervals"
+    " WHERE lo < @E@ AND hi > @S@ AND tstzrange(lo, hi) && tstzrange(@S@, @E@)",
+    "CREATE TEMP TABLE grants ON COMMIT DROP AS"
+    " SELECT vm_key, v, ed, mr * tstzmultirange(tstzrange(@S@, @E@)) AS mr FROM vm_grants"
+    " WHERE mr && tstzrange(@S@, @E@)",
+    "CREATE TEMP TABLE granted ON COMMIT DROP AS"
+    " SELECT vm_key, v, ed FROM vm_month_success"
+    " WHERE month = (@S@ AT TIME ZONE 'UTC')::date AND first_at < @E@",
+    /* whole days from the counts, the part of a day before as-of from the records */
+    "CREATE TEMP TABLE att ON COMMIT DROP AS"
+    " SELECT v, ed, sum(n) FILTER (WHERE notification = 'AVMA Success')::bigint AS ok,"
+    "  sum(n) FILTER (WHERE notification = 'Invalid Host')::bigint AS ih,"
+    "  sum(n) FILTER (WHERE notification = 'Invalid Data')::bigint AS id,"
+    "  sum(n) FILTER (WHERE notification = 'Activation Denied')::bigint AS ad FROM ("
+    "  SELECT v, ed, notification, n FROM decision_days"
+    "   WHERE day >= (@S@ AT TIME ZONE 'UTC')::date"
+    "   AND day < (date_trunc('day', @E@ AT TIME ZONE 'UTC'))::date"
+    "  @PARTIAL@) x GROUP BY 1, 2",
+};
+
+static const char *const setup_records[] = {
     "CREATE TEMP TABLE runs ON COMMIT DROP AS"
     " SELECT host_id, vm_key, vm, r * tstzrange(@S@, @E@) AS r FROM ("
     "  SELECT host_id, vm_key, vm, running,"
@@ -43,17 +67,32 @@ static const char *const setup[] = {
     "  FROM run_edges WHERE time < @E@ WINDOW w AS (PARTITION BY host_id, vm_key ORDER BY seq)) x"
     " WHERE running AND r && tstzrange(@S@, @E@)",
     "CREATE TEMP TABLE grants ON COMMIT DROP AS"
-    " SELECT vm_key, v, ed, r * tstzrange(@S@, @E@) AS r FROM ("
+    " SELECT vm_key, v, ed, range_agg(r * tstzrange(@S@, @E@)) AS mr FROM ("
     "  SELECT vm_key, product_version AS v, product_edition AS ed,"
     "   tstzrange(time, greatest(time, least(granted_until, coalesce(lead(time) OVER"
     "    (PARTITION BY vm_key ORDER BY time, host_id, seq), 'infinity')))) AS r"
     "  FROM decisions WHERE notification = 'AVMA Success' AND granted_until IS NOT NULL"
-    "   AND time < @E@ AND granted_until > @S@) x"
-    " WHERE r && tstzrange(@S@, @E@)",
+    "   AND time < @E@) x"
+    " WHERE r && tstzrange(@S@, @E@) GROUP BY 1, 2, 3",
+    "CREATE TEMP TABLE granted ON COMMIT DROP AS"
+    " SELECT DISTINCT vm_key, product_version AS v, product_edition AS ed FROM decisions"
+    " WHERE notification = 'AVMA Success' AND time >= @S@ AND time < @E@",
+    "CREATE TEMP TABLE att ON COMMIT DROP AS"
+    " SELECT product_version AS v, product_edition AS ed,"
+    "  count(*) FILTER (WHERE notification = 'AVMA Success') AS ok,"
+    "  count(*) FILTER (WHERE notification = 'Invalid Host') AS ih,"
+    "  count(*) FILTER (WHERE notification = 'Invalid Data') AS id,"
+    "  count(*) FILTER (WHERE notification = 'Activation Denied') AS ad"
+    " FROM decisions WHERE time >= @S@ AND time < @E@ GROUP BY 1, 2",
+};
+
+static const char *const setup[] = {
+    /* per VM: when it ran anywhere, merged, and on how many hosts */
+    "CREATE TEMP TABLE ran ON COMMIT DROP AS"
+    " SELECT vm_key, max(vm) AS vm, range_agg(r) AS mr, count(DISTINCT host_id) AS n"
+    " FROM runs GROUP BY vm_key",
     "CREATE TEMP TABLE lic ON COMMIT DROP AS"
-    " SELECT ga.vm_key, ga.v, ga.ed, ga.mr * ra.mr AS mr"
-    " FROM (SELECT vm_key, v, ed, range_agg(r) AS mr FROM grants GROUP BY 1, 2, 3) ga"
-    " JOIN (SELECT vm_key, range_agg(r) AS mr FROM runs GROUP BY 1) ra USING (vm_key)",
+    " SELECT ga.vm_key, ga.v, ga.ed, ga.mr * ra.mr AS mr FROM grants ga JOIN ran ra USING (vm_key)",
     "DELETE FROM lic WHERE isempty(mr)",
     "ANALYZE runs; ANALYZE lic",
 };
@@ -70,8 +109,10 @@ static const char *const queries[S_COUNT] = {
         "   FROM licences WHERE host_id = h.host_id) x WHERE time < @E@ AND (nxt IS NULL OR nxt > "
         "@S@)),"
         "  false),"
-        " (SELECT count(DISTINCT vm_key) FROM runs WHERE host_id = h.host_id)"
+        " coalesce(n.vms, 0)"
         " FROM hosts h"
+        " LEFT JOIN (SELECT host_id, count(DISTINCT vm_key) AS vms FROM runs GROUP BY 1) n"
+        "  ON n.host_id = h.host_id"
         " LEFT JOIN LATERAL (SELECT * FROM host_facts WHERE host_id = h.host_id AND time < @E@"
         "  ORDER BY seq DESC LIMIT 1) f ON true"
         " LEFT JOIN LATERAL (SELECT * FROM licences WHERE host_id = h.host_id AND time < @E@"
@@ -80,33 +121,33 @@ static const char *const queries[S_COUNT] = {
         " ORDER BY h.hostname, h.host_id",
     /* per product, then the total row (version NULL) */
     [S_PRODUCTS] =
-        "WITH p AS (SELECT v, ed, vm_key FROM lic"
-        "   UNION SELECT product_version, product_edition, vm_key FROM decisions"
-        "   WHERE notification = 'AVMA Success' AND time >= @S@ AND time < @E@),"
-        " tot AS (SELECT vm_key, range_agg(r) AS mr FROM lic, unnest(mr) r GROUP BY vm_key),"
-        " ev AS (SELECT v, ed, lower(r) AS t, 1 AS d FROM lic, unnest(mr) r"
-        "   UNION ALL SELECT v, ed, upper(r), -1 FROM lic, unnest(mr) r"
-        "   UNION ALL SELECT NULL, NULL, lower(r), 1 FROM tot, unnest(mr) r"
-        "   UNION ALL SELECT NULL, NULL, upper(r), -1 FROM tot, unnest(mr) r),"
-        " peak AS (SELECT v, ed, max(c) AS peak FROM (SELECT v, ed, sum(d) OVER (PARTITION BY v, ed"
-        "   ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c FROM ev) x GROUP BY v, ed),"
+        "WITH p AS (SELECT v, ed, vm_key FROM lic UNION SELECT v, ed, vm_key FROM granted),"
+        " lr AS MATERIALIZED (SELECT vm_key, v, ed, r FROM lic, unnest(mr) r),"
+        " tot AS (SELECT vm_key, range_agg(r) AS mr FROM lr GROUP BY vm_key),"
+        " tr AS MATERIALIZED (SELECT vm_key, r FROM tot, unnest(mr) r),"
+        " ev AS (SELECT v, ed, lower(r) AS t, 1 AS d FROM lr"
+        "   UNION ALL SELECT v, ed, upper(r), -1 FROM lr"
+        "   UNION ALL SELECT NULL, NULL, lower(r), 1 FROM tr"
+        "   UNION ALL SELECT NULL, NULL, upper(r), -1 FROM tr),"
+        /* Ends count before starts at the same instant (touching intervals do not overlap), so
+         * the most at once is reached after all of an instant's changes: a running sum of each
+         * instant's net change, over far fewer rows than one per change. */
+        " peak AS (SELECT v, ed, max(c) AS peak FROM (SELECT v, ed, sum(sum(d)) OVER"
+        "   (PARTITION BY v, ed ORDER BY t ROWS UNBOUNDED PRECEDING) AS c FROM ev"
+        "   GROUP BY v, ed, t) x GROUP BY v, ed),"
         " secs AS (SELECT v, ed, sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   count(DISTINCT vm_key) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
-        "    AS at_end FROM lic, unnest(mr) r GROUP BY v, ed),"
+        "   count(*) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
+        "    AS at_end FROM lr GROUP BY v, ed),"
         " tsecs AS (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   count(DISTINCT vm_key) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
-        "    AS at_end FROM tot, unnest(mr) r),"
-        " att AS (SELECT product_version AS v, product_edition AS ed,"
-        "   count(*) FILTER (WHERE notification = 'AVMA Success') AS ok,"
-        "   count(*) FILTER (WHERE notification = 'Invalid Host') AS ih,"
-        "   count(*) FILTER (WHERE notification = 'Invalid Data') AS id,"
-        "   count(*) FILTER (WHERE notification = 'Activation Denied') AS ad"
-        "   FROM decisions WHERE time >= @S@ AND time < @E@ GROUP BY 1, 2),"
-        " keys AS (SELECT v, ed FROM p UNION SELECT v, ed FROM att)"
-        " SELECT k.v, k.ed, (SELECT count(DISTINCT vm_key) FROM p WHERE p.v = k.v AND p.ed = k.ed),"
+        "   count(*) FILTER (WHERE r && tstzrange(@E@ - interval '1 second', @E@))"
+        "    AS at_end FROM tr),"
+        " keys AS (SELECT v, ed FROM p UNION SELECT v, ed FROM att),"
+        " pc AS (SELECT v, ed, count(*) AS n FROM p GROUP BY v, ed)"
+        " SELECT k.v, k.ed, coalesce(pc.n, 0),"
         "  coalesce(pk.peak, 0), coalesce(s.at_end, 0), coalesce(s.s, 0),"
         "  coalesce(a.ok, 0), coalesce(a.ih, 0), coalesce(a.id, 0), coalesce(a.ad, 0)"
-        " FROM keys k LEFT JOIN peak pk ON pk.v = k.v AND pk.ed = k.ed"
+        " FROM keys k LEFT JOIN pc ON pc.v = k.v AND pc.ed = k.ed"
+        " LEFT JOIN peak pk ON pk.v = k.v AND pk.ed = k.ed"
         " LEFT JOIN secs s ON s.v = k.v AND s.ed = k.ed"
         " LEFT JOIN att a ON a.v = k.v AND a.ed = k.ed"
         " UNION ALL SELECT NULL, NULL, (SELECT count(DISTINCT vm_key) FROM p),"
@@ -117,16 +158,15 @@ static const char *const queries[S_COUNT] = {
         " ORDER BY 1 DESC NULLS LAST, 2",
     /* per VM: merged time it ran anywhere, licensed time, products, hosts, attempts that failed */
     [S_VMS] =
-        "WITH ran AS (SELECT vm_key, max(vm) AS vm, range_agg(r) AS mr, count(DISTINCT host_id) AS "
-        "n"
-        "   FROM runs GROUP BY vm_key),"
-        " l AS (SELECT vm_key, sum(extract(epoch FROM upper(r) - lower(r)))::bigint AS s,"
-        "   string_agg(DISTINCT concat_ws(' ', v, ed), ', ') AS products"
-        "   FROM lic, unnest(mr) r GROUP BY vm_key)"
-        " SELECT ran.vm_key, ran.vm, ran.n,"
-        "  (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint FROM unnest(ran.mr) r),"
-        "  coalesce(l.s, 0), coalesce(l.products, '')"
-        " FROM ran LEFT JOIN l USING (vm_key) ORDER BY ran.vm, ran.vm_key",
+        /* lic has one row per VM and product */
+    "WITH l AS (SELECT vm_key, sum((SELECT sum(extract(epoch FROM upper(r) - lower(r)))"
+    "   FROM unnest(mr) r))::bigint AS s,"
+    "   string_agg(concat_ws(' ', v, ed), ', ' ORDER BY concat_ws(' ', v, ed)) AS products"
+    "   FROM lic GROUP BY vm_key)"
+    " SELECT ran.vm_key, ran.vm, ran.n,"
+    "  (SELECT sum(extract(epoch FROM upper(r) - lower(r)))::bigint FROM unnest(ran.mr) r),"
+    "  coalesce(l.s, 0), coalesce(l.products, '')"
+    " FROM ran LEFT JOIN l USING (vm_key) ORDER BY ran.vm, ran.vm_key",
     [S_VM_HOSTS] = "SELECT r.vm_key, h.hostname, r.host_id,"
                    " string_agg(" TS("lower(r.r)") " || '/' || " TS(
                        "upper(r.r)") ", ' ' ORDER BY lower(r.r))"
@@ -165,6 +205,14 @@ static char *bind(const char *sql, const AvmaFleetReport *r, const AvmaFleetConf
     const char *name;
     char *value;
   } v[] = {
+      /* The part of a day before as-of (first: it holds @E@), unless the period ends at
+       * midnight, the usual case: then decisions are not read at all. */
+      {"@PARTIAL@",
+       g_strdup(r->period_end % 86400
+                    ? "UNION ALL SELECT product_version, product_edition, notification, 1 FROM"
+                      " decisions WHERE time >= date_trunc('day', @E@ AT TIME ZONE 'UTC') AT TIME"
+                      " ZONE 'UTC' AND time < @E@"
+                    : "")},
       {"@SILENT@", g_strdup_printf("%" G_GINT64_FORMAT, cfg->silent_after)},
       {"@MINPROC@", g_strdup_printf("%u", cfg->min_cores_per_processor)},
       {"@MINSRV@", g_strdup_printf("%u", cfg->min_cores_per_server)},
@@ -187,7 +235,7 @@ static gint64 month_start(int y, int m) {
 }
 
 AvmaFleetReport *avma_fleet_report_build(PGconn *c, const AvmaFleetConfig *cfg, int year, int month,
-                                         gint64 as_of, GError **error) {
+                                         gint64 as_of, gboolean from_records, GError **error) {
   g_autoptr(AvmaFleetReport) r = g_new0(AvmaFleetReport, 1);
   r->year = year;
   r->month = month;
@@ -203,9 +251,12 @@ AvmaFleetReport *avma_fleet_report_build(PGconn *c, const AvmaFleetConfig *cfg, 
   /* One snapshot: an ingest committing meanwhile changes no figure half-way. */
   if (!avma_fleet_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", error))
     return NULL;
-  gboolean ok = TRUE;
-  for (gsize i = 0; ok && i < G_N_ELEMENTS(setup); i++) {
-    g_autofree char *sql = bind(setup[i], r, cfg);
+  /* The month's sorts fit in memory instead of spilling. */
+  gboolean ok = avma_fleet_db_exec(c, "SET LOCAL work_mem = '256MB'", error);
+  const char *const *first = from_records ? setup_records : setup_summary;
+  gsize n_first = from_records ? G_N_ELEMENTS(setup_records) : G_N_ELEMENTS(setup_summary);
+  for (gsize i = 0; ok && i < n_first + G_N_ELEMENTS(setup); i++) {
+    g_autofree char *sql = bind(i < n_first ? first[i] : setup[i - n_first], r, cfg);
     ok = avma_fleet_db_exec(c, sql, error);
   }
   for (int i = 0; ok && i < S_COUNT; i++) {

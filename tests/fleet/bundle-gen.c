@@ -5,7 +5,7 @@
  * is derived from --seed and --key-seed: two runs with the same options write the same bytes.
  *   bundle-gen --out DIR [--hosts H] [--vms V] [--start T] [--days D] [--bundles K]
  *              [--seed S] [--key-seed S] [--migrate-pct P] [--rotate-after B] [--root-seed S]
- *              [--clock-offset SECONDS]
+ *              [--clock-offset SECONDS] [--product-per-host]
  * Writes DIR/hNNNN/events.jsonl and DIR/hNNNN/bundle-K.jsonl (K = 1.., consecutive, each ending
  * with a checkpoint), and DIR/root.pub with --root-seed. Prints the number of records written. */
 #include "chainlog.h"
@@ -26,6 +26,7 @@
 typedef struct {
   char *out;
   int hosts, vms, days, bundles, migrate_pct, rotate_after;
+  gboolean product_per_host;
   gint64 start, clock_offset;
   char *seed, *key_seed, *root_seed;
 } Opts;
@@ -62,9 +63,11 @@ static char *ts(gint64 t) {
   return avma_time_format(t);
 }
 
-static char *decision(gint64 t, int g, const char *host_id, gboolean denied) {
+/* The guest's product: its own, or with shift (--product-per-host) another on each host, as if a
+ * migrated VM were given another key by its new host's tenant. */
+static char *decision(gint64 t, int g, int shift, const char *host_id, gboolean denied) {
   g_autofree char *at = ts(t), *until = ts(t + WEEK);
-  const char *ver = denied ? "2025" : versions[g % 3], *ed = editions[g % 2];
+  const char *ver = denied ? "2025" : versions[(g + shift) % 3], *ed = editions[g % 2];
   return g_strdup_printf(
       "{\"time\":\"%s\",\"event_id\":12310,\"notification\":\"%s\",\"reason\":\"%s\","
       "\"reason_code\":\"%s\",\"vm\":\"tenant-vm-%06d\",\"vm_uuid\":\"6b1f%04x-9c2e-4d1a-8f3b-%"
@@ -115,9 +118,9 @@ static void vm_events(const Opts *o, GArray *evs, int h, int g, const char *host
   add(evs, from, run_edge(from, g, TRUE, "started", host_id));
   for (gint64 t = begin + 5; t < end && t < stop; t += DAY)
     if ((on_home && t < mig) || (on_dest && !on_home && t >= mig))
-      add(evs, t, decision(t, g, host_id, FALSE));
+      add(evs, t, decision(t, g, o->product_per_host ? h : 0, host_id, FALSE));
   if (on_home && g % 50 == 7)
-    add(evs, o->start + 2 * DAY + 100, decision(o->start + 2 * DAY + 100, g, host_id, TRUE));
+    add(evs, o->start + 2 * DAY + 100, decision(o->start + 2 * DAY + 100, g, 0, host_id, TRUE));
   if (to < end)
     add(evs, to, run_edge(to, g, FALSE, to == stop ? "shutdown" : "migrated", host_id));
 }
@@ -294,6 +297,8 @@ int main(int argc, char **argv) {
       {"rotate-after", 0, 0, G_OPTION_ARG_INT, &o.rotate_after, "Rotate keys after bundle B", "B"},
       {"root-seed", 0, 0, G_OPTION_ARG_STRING, &o.root_seed, "Certify keys by a root", "S"},
       {"clock-offset", 0, 0, G_OPTION_ARG_INT64, &o.clock_offset, "Host clock error", "SECONDS"},
+      {"product-per-host", 0, 0, G_OPTION_ARG_NONE, &o.product_per_host,
+       "A VM's product depends on the host too", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- write synthetic export bundles");
   g_option_context_add_main_entries(ctx, e, NULL);

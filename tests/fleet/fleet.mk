@@ -1,6 +1,7 @@
 # The fleet collector's tests (issue #19): tests/fleet/test-fleet.sh runs avma-fleet against a
 # throwaway PostgreSQL 15 server (unix socket only) with bundles from bundle-gen, a generator
-# that writes real chains and signatures with the host agent's own code. `make fleet-test` is part
+# that writes real chains and signatures with the host agent's own code; test-fleet-hosts.sh with
+# bundles that real avma-hostd instances export. `make fleet-test` is part
 # of `make check`; `make bench-fleet` (in `make bench`'s neighbourhood, not in check) and
 # `make demo-fleet` use the same pieces.
 # Included by the top Makefile (BUILD, BASE_CFLAGS, HOST_PKGS, pc_cflags/pc_libs, LDFLAGS_EXTRA).
@@ -14,8 +15,11 @@ $(FLEET_GEN): tests/fleet/bundle-gen.c $(BUILD)/libavma-host.a $(BUILD)/libavma-
 	  $(call pc_libs,$(HOST_PKGS))
 
 .PHONY: fleet-test bench-fleet demo-fleet
-fleet-test: $(BUILD)/avma-fleet $(FLEET_GEN)
+# test-fleet-hosts.sh runs real avma-hostd and avma-guest over the integration tests' port
+# stand-ins (avma-portsim).
+fleet-test: $(BUILD)/avma-fleet $(FLEET_GEN) $(BINS) $(PORTSIM)
 	BUILD=$(BUILD) bash tests/fleet/test-fleet.sh
+	BUILD=$(BUILD) bash tests/fleet/test-fleet-hosts.sh
 CHECK_TARGETS += fleet-test
 CHECK_PREBUILD += $(FLEET_GEN)
 

@@ -39,10 +39,10 @@ reset_db() { sql "SET client_min_messages=warning; DROP SCHEMA public CASCADE; C
 out=$(fleet ingest /dev/null 2>&1); rc=$?
 check "ingest before db init: refused with the fix" has "$out" "db init"
 eq "... exit status 1" "$rc" 1
-eq "db init" "$(fleet db init)" "schema version 0 -> 1"
-eq "db init again: nothing to do" "$(fleet db init)" "schema at version 1 already; nothing to do"
-eq "db migrate at the latest version" "$(fleet db migrate)" "schema at version 1 already; nothing to do"
-eq "schema version recorded" "$(sql 'SELECT max(version) FROM fleet_schema')" 1
+eq "db init" "$(fleet db init)" "schema version 0 -> 2"
+eq "db init again: nothing to do" "$(fleet db init)" "schema at version 2 already; nothing to do"
+eq "db migrate at the latest version" "$(fleet db migrate)" "schema at version 2 already; nothing to do"
+eq "schema version recorded" "$(sql 'SELECT max(version) FROM fleet_schema')" 2
 
 # ---- ingest: idempotence, overlap, cursors ------------------------------------------------
 G=$T/g3 G2=$T/g2
@@ -237,6 +237,42 @@ check "report: hosts without a record after the month's end" has "$txt" "incompl
 check "report: silent hosts" has "$(fleet report --month 2026-11 --as-of 2026-12-20)" "silent .*no record since"
 out=$(fleet report --month 2026-13 2>&1); rc=$?
 eq "report: a bad month is a usage error" "$rc" 2
+# The summary tables give the report the typed records give (--from-records), whatever the
+# order the hosts' bundles came in, for a complete month and for a month to date ending mid-day.
+both() { # both DESC ARGS...: the report from the summary tables = the one from the records
+  local d=$1 a b; shift
+  a=$(fleet report "$@" 2>&1) b=$(fleet report --from-records "$@" 2>&1)
+  if [[ "$a" == "$b" && -n "$a" ]]; then ok "$d"; else not_ok "$d: summary and records differ"; diff <(echo "$a") <(echo "$b") | head -10; fi
+}
+both_months() {
+  both "$1: complete month (json)" --month 2026-11 --as-of 2026-12-02 --format json
+  both "$1: complete month (text)" --month 2026-11 --as-of 2026-12-02
+  both "$1: month to date, mid-day" --month 2026-11 --as-of 2026-11-15T13:30:07Z --format json
+  both "$1: the next month" --month 2026-12 --as-of 2026-12-20 --format json
+}
+both_months "bundles in order"
+# A VM migrates from host h to h+1: ingesting h+1 first stores its later grants before the earlier.
+MG=$T/mig
+# --product-per-host: a migrated VM's grants on its new host are for another product, so a grant
+# stored later in the middle of the VM's history must take that time from the product before.
+gen --out "$MG" --hosts 4 --vms 6 --bundles 3 --seed mig --migrate-pct 30 --days 33 --product-per-host >/dev/null
+reset_db
+for h in h0003 h0002 h0001 h0000; do fleet ingest "$MG/$h"/bundle-{1,2,3}.jsonl >/dev/null; done
+both_months "later hosts first"
+check "... some VMs of it migrated" test "$(fleet report --month 2026-11 --as-of 2026-12-02 --format json | jq '[.vms[] | select(.hosts | length > 1)] | length')" -gt 2
+reset_db
+fleet ingest "$MG"/h000{0,1,2,3}/bundle-1.jsonl >/dev/null
+fleet ingest "$MG"/h000{3,2,1,0}/bundle-2.jsonl >/dev/null
+fleet ingest "$MG"/h000{1,3,0,2}/bundle-3.jsonl >/dev/null
+both_months "bundles interleaved across hosts"
+want=$(fleet report --month 2026-11 --as-of 2026-12-02 --format json)
+# A database of schema version 1 (no summary tables) gets them filled by db migrate.
+sql "SET client_min_messages=warning; DROP TABLE run_intervals, vm_grants, vm_month_success, decision_days; DROP INDEX decisions_vm_success; DROP INDEX decisions_time; CREATE INDEX decisions_time ON decisions (time); DELETE FROM fleet_schema WHERE version = 2" >/dev/null
+eq "db migrate from version 1" "$(fleet db migrate)" "schema version 1 -> 2"
+eq "... the summary tables filled from the records: the same report" \
+  "$(fleet report --month 2026-11 --as-of 2026-12-02 --format json)" "$want"
+both_months "after db migrate"
+
 # No migrations: the fleet's figures are the sum of each host's alone.
 NM=$T/nomig
 gen --out "$NM" --hosts 3 --vms 5 --seed nomig --migrate-pct 0 >/dev/null
@@ -262,6 +298,34 @@ fleet ingest "$T/lic"/h*/bundle-1.jsonl >/dev/null
 lj=$(fleet report --month 2026-11 --as-of 2026-12-02 --format json)
 eq "report: the host activated late is not activated all month" \
   "$(jq -r '[.hosts[] | select(.activated_whole_month | not) | .hostname] | join(",")' <<<"$lj")" fleet-host-0009
+
+# ---- signed reports ---------------------------------------------------------------------------
+conf "$T/sign.conf" "[report]" "signing_key=$T/keys/report.key"
+mkdir -p "$T/keys"
+sfleet() { CONF=$T/sign.conf fleet "$@"; }
+out=$(sfleet report --month 2026-11 --as-of 2026-12-02 --output "$T/r.txt" --sign 2>&1); rc=$?
+eq "report --sign without a key: exit 1, says how to make one" "$rc/$(has "$out" 'key create' && echo y)" "1/y"
+out=$(sfleet key create); rc=$?
+eq "key create" "$rc/$(stat -c %a "$T/keys/report.key")" "0/600"
+check "... the public key in minisign's form" has "$(cat "$T/keys/report.pub")" "minisign public key"
+out=$(sfleet key create 2>&1); rc=$?
+eq "key create again: refused, the key kept" "$rc/$(has "$out" exists && echo y)" "1/y"
+sfleet report --month 2026-11 --as-of 2026-12-02 --output "$T/r.txt" --sign 2>/dev/null
+eq "report --sign: exit 0" "$?" 0
+eq "... the file is the report" "$(cat "$T/r.txt")" "$(sfleet report --month 2026-11 --as-of 2026-12-02)"
+out=$(minisign -V -p "$T/keys/report.pub" -m "$T/r.txt" 2>&1); rc=$?
+eq "minisign -V accepts the signature" "$rc" 0
+check "... its trusted comment names the month and format" has "$out" "avma-fleet report month:2026-11 format:text"
+sed -i '1s/fleet report/fleet rep0rt/' "$T/r.txt"
+minisign -V -p "$T/keys/report.pub" -m "$T/r.txt" >/dev/null 2>&1
+eq "minisign -V rejects a tampered report" "$?" 1
+sfleet report --month 2026-11 --as-of 2026-12-02 --format json --output "$T/r.json" --sign 2>/dev/null
+minisign -V -p "$T/keys/report.pub" -m "$T/r.json" -q
+eq "a signed JSON report verifies" "$?" 0
+minisign -V -p "$T/rot-cert/root.pub" -m "$T/r.json" >/dev/null 2>&1
+eq "... not with another key" "$?" 1
+sfleet report --month 2026-11 --sign >/dev/null 2>&1
+eq "--sign without --output: usage (exit 2)" "$?" 2
 
 echo "# test-fleet: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
