@@ -37,6 +37,8 @@ bench: deps
 	@bash tests/tools/install-deps.sh $(BENCH_PKGS)
 	$(MAKE) build $(BENCH_BIN)
 	$(BENCH_RUN) --n "$(BENCH_N)" --out $(BENCH_OUT) $(BENCH_ARGS)
+	@# After avma-bench, which writes the whole file: bench-fleet adds its section to it.
+	FLEET_RESULTS=$(abspath $(BENCH_OUT)) $(MAKE) --no-print-directory bench-fleet
 
 bench-profile: deps
 	@bash tests/tools/install-deps.sh $(BENCH_PROFILE_PKGS)

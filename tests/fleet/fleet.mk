@@ -30,7 +30,6 @@ FLEET_BENCH_DAYS ?= 30
 bench-fleet: $(BUILD)/avma-fleet $(FLEET_GEN)
 	BUILD=$(BUILD) HOSTS=$(FLEET_BENCH_HOSTS) VMS=$(FLEET_BENCH_VMS) DAYS=$(FLEET_BENCH_DAYS) \
 	  bash tests/fleet/bench-fleet.sh
-bench: bench-fleet
 
 demo-fleet: deps
 	$(MAKE) $(BUILD)/avma-fleet $(FLEET_GEN)
