@@ -139,11 +139,16 @@ retry_initial=$RETRY_INITIAL
 retry_max=$RETRY_MAX
 EOF
 }
+# The periodic listing at its shortest: a domain that leaves without an event (offline migration)
+# is noticed within seconds (migration.sh).
+RECONCILE_S=5
 write_host_conf() { # FILE
   cat >"$1" <<EOF
 [host]
 journal=no
 ${E2E_HOST_CONF_EXTRA:-}
+[libvirt]
+reconcile_interval=$RECONCILE_S
 EOF
 }
 
@@ -223,6 +228,7 @@ real_main() {
   maybe_run stop_start_five_times
   maybe_run save_restore
   maybe_run libvirtd_restart
+  migration_main # migration.sh: a second libvirtd and agent, only when its scenarios run
   hostd_alive || e2e_log "note: avma-hostd is not running at the end"
   hostd_stop
   echo "==== logs kept in $E2E_WORK/log (E2E_KEEP=1 keeps them)"
