@@ -18,11 +18,13 @@
 /* One domain's write waiting to go out (xml), or only a check of its persistent copy (NULL). */
 typedef struct {
   char *xml;
-  guint gen;       /* bumped by every newer decision: an older result does not finish it */
-  gboolean parked; /* the domain is elsewhere: waits for avma_metadata_domain(present) */
-  guint attempts;  /* RETRY outcomes so far */
-  gint64 retry_at; /* monotonic us; 0: at once */
-  gboolean warned; /* the first failure is a warning, the rest are debug */
+  guint gen;        /* bumped by every newer decision: an older result does not finish it */
+  gboolean parked;  /* the domain is elsewhere: waits for avma_metadata_domain(present) */
+  guint attempts;   /* RETRY outcomes so far */
+  gint64 retry_at;  /* monotonic us; 0: at once */
+  gboolean warned;  /* the first failure is a warning, the rest are debug */
+  gboolean retried; /* failed or parked once: the domain may have been elsewhere since */
+  char *name;       /* the VM's, for messages when libvirt no longer knows it */
 } Pending;
 
 /* One call on the worker; owned by the GTask, told when its AvmaMetadata is gone (m NULL). */
@@ -32,11 +34,13 @@ typedef struct {
   char *uuid;
   char *xml; /* NULL: check */
   guint gen;
+  gboolean unless_newer; /* write only if the domain carries no newer decision */
   /* results */
   AvmaMetaOutcome outcome;
   char *name;
   char *detail;
-  gboolean rewrote; /* check: the persistent copy was rewritten from the live one */
+  gboolean rewrote;    /* check: the persistent copy was rewritten from the live one */
+  gboolean superseded; /* write: the domain carries a newer decision; ours was not written */
 } Job;
 
 struct AvmaMetadata {
@@ -54,6 +58,7 @@ struct AvmaMetadata {
 static void pending_free(gpointer p) {
   Pending *w = p;
   g_free(w->xml);
+  g_free(w->name);
   g_free(w);
 }
 
@@ -144,6 +149,15 @@ gboolean avma_metadata_config_stale(const char *live, const char *config) {
   return !ct || strcmp(ct, lt) < 0;
 }
 
+gboolean avma_metadata_newer(const char *xml, const char *than) {
+  xmlDoc *a = parse(xml), *b = parse(than);
+  /* event-field-ok: the metadata's time element */
+  g_autofree char *at = child_text(a, "time"), *bt = child_text(b, "time");
+  xmlFreeDoc(a);
+  xmlFreeDoc(b);
+  return at && *at && bt && *bt && strcmp(at, bt) > 0;
+}
+
 static void strip_ns(xmlNode *n) {
   for (; n; n = n->next) {
     if (n->type != XML_ELEMENT_NODE)
@@ -173,8 +187,11 @@ char *avma_metadata_plain(const char *xml) {
 /* ---- the worker: blocking libvirt calls ------------------------------------------------- */
 
 static void fail(Job *j, const char *what) {
-  j->outcome = avma_metadata_classify(virGetLastErrorCode(), virConnectIsAlive(j->conn) == 1);
+  /* The error first: every libvirt call, virConnectIsAlive too, resets it (read after, a domain
+   * gone came out as "done"). */
+  int code = virGetLastErrorCode();
   j->detail = g_strdup_printf("%s: %s", what, virGetLastErrorMessage());
+  j->outcome = avma_metadata_classify(code, virConnectIsAlive(j->conn) == 1);
 }
 
 /* A job (an outgoing or incoming migration, a save) would make a write block until it ends and
@@ -196,12 +213,34 @@ static gboolean busy(Job *j, virDomainPtr dom) {
 
 static void run_write(Job *j, virDomainPtr dom) {
   int active = virDomainIsActive(dom), persistent = virDomainIsPersistent(dom);
+  /* A write that waited may find the domain back from another host, carrying that host's later
+   * decision: the later one stands (reads need no job). */
+  if (j->unless_newer && (active == 1 || persistent == 1)) {
+    g_autofree char *cur =
+        virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, AVMA_METADATA_NS,
+                             active == 1 ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG);
+    if (cur && avma_metadata_newer(cur, j->xml)) {
+      j->superseded = TRUE;
+      j->outcome = AVMA_META_DONE;
+      return;
+    }
+  }
   /* Persistent config is refused for transient domains, live for stopped ones. */
   unsigned int flags =
       (active == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0) | (persistent == 1 ? VIR_DOMAIN_AFFECT_CONFIG : 0);
   if (flags && virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, j->xml, AVMA_METADATA_KEY,
                                     AVMA_METADATA_NS, flags) < 0) {
     fail(j, "cannot write");
+    return;
+  }
+  /* A write that waited for a migration's end can succeed on the source's domain just before it
+   * goes (seen in the e2e test): then it reached no host. */
+  int state = 0, reason = 0;
+  if (virDomainGetState(dom, &state, &reason, 0) < 0
+          ? virGetLastErrorCode() == VIR_ERR_NO_DOMAIN
+          : (active == 1 || j->unless_newer) && state == VIR_DOMAIN_SHUTOFF &&
+                reason == VIR_DOMAIN_SHUTOFF_MIGRATED) {
+    j->outcome = AVMA_META_ELSEWHERE;
     return;
   }
   j->outcome = AVMA_META_DONE;
@@ -240,6 +279,7 @@ static void worker(GTask *task, gpointer src, gpointer data, GCancellable *cance
     g_task_return_boolean(task, TRUE);
     return;
   }
+  g_free(j->name);
   j->name = g_strdup(virDomainGetName(dom));
   if (busy(j, dom))
     j->outcome = AVMA_META_BUSY;
@@ -291,7 +331,11 @@ static void finished(GObject *src, GAsyncResult *res, gpointer data) {
   gboolean current = p && p->gen == j->gen;
   switch (j->outcome) {
   case AVMA_META_DONE:
-    if (j->xml)
+    if (j->superseded)
+      g_message("metadata: %s carries a newer decision than this host's (made where it ran "
+                "meanwhile): this host's is not written",
+                name);
+    else if (j->xml)
       g_debug("metadata: written to %s", name);
     if (j->rewrote)
       g_message("metadata: %s: the persistent copy was older than the live one: rewritten", name);
@@ -300,18 +344,22 @@ static void finished(GObject *src, GAsyncResult *res, gpointer data) {
     break;
   case AVMA_META_ELSEWHERE:
     if (current) {
+      p->retried = TRUE;
       g_message("%s: %s is not on this host now; written when it is here again", what, name);
       p->parked = TRUE;
     }
     break;
   case AVMA_META_NO_CONNECTION:
-    if (current)
+    if (current) {
+      p->retried = TRUE;
       g_message("%s: %s: %s; kept for the next connection", what, name, j->detail);
+    }
     break;
   case AVMA_META_BUSY:
   case AVMA_META_RETRY:
     if (!current)
       break;
+    p->retried = TRUE;
     if (j->outcome == AVMA_META_RETRY && ++p->attempts >= RETRY_ATTEMPTS) {
       g_warning("%s: %s: %s; given up after %u attempts", what, name, j->detail, p->attempts);
       g_hash_table_remove(m->pending, j->uuid);
@@ -338,6 +386,8 @@ static void launch(AvmaMetadata *m, const char *uuid, Pending *p) {
   j->uuid = g_strdup(uuid);
   j->xml = g_strdup(p->xml);
   j->gen = p->gen;
+  j->unless_newer = p->retried;
+  j->name = g_strdup(p->name);
   m->inflight = j;
   GTask *task = g_task_new(NULL, NULL, finished, j);
   g_task_set_task_data(task, j, NULL);
@@ -392,11 +442,14 @@ static void on_event(AvmaHost *h, AvmaVm *vm, const AvmaHostEvent *ev, gpointer 
   Pending *p = pending_for(m, avma_vm_key_of(vm));
   g_free(p->xml);
   p->xml = avma_metadata_xml(ev, m->host_name);
+  g_free(p->name);
+  p->name = g_strdup(avma_vm_name(vm));
   p->gen = ++m->next_gen;
   p->parked = FALSE;
   p->attempts = 0;
   p->retry_at = 0;
   p->warned = FALSE;
+  p->retried = FALSE;
   schedule(m);
 }
 

@@ -22,8 +22,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AvmaMetadata, avma_metadata_free)
  * writes go out when a connection is set. */
 void avma_metadata_set_connection(AvmaMetadata *m, virConnectPtr conn);
 /* The domain with this UUID is on this host now (present) or left it. On arrival a write that
- * found the domain elsewhere is retried, and the persistent copy is checked once against the
- * live one (a persistent copy older than the live one, e.g. after a move, is rewritten). */
+ * found the domain elsewhere is retried (unless the domain brings a newer decision), and the
+ * persistent copy is checked once against the live one (a persistent copy older than the live
+ * one, e.g. after a move, is rewritten). */
 void avma_metadata_domain(AvmaMetadata *m, const char *uuid, gboolean present);
 
 /* The metadata element for a 12310 decision (no namespace: libvirt adds it). */
@@ -44,6 +45,11 @@ AvmaMetaOutcome avma_metadata_classify(int vir_error, gboolean conn_alive);
  * <time> is earlier, or it has none. Copies are compared as XML, not as strings (libvirt
  * re-indents the persistent copy). FALSE when live is NULL or not ours. */
 gboolean avma_metadata_config_stale(const char *live, const char *config);
+/* Whether xml's <time> is later than than's (both ours, with or without namespace; FALSE when
+ * either has none or is not well-formed). A write that waited (the domain was elsewhere or busy)
+ * is dropped when the domain already carries a newer decision: the host it ran on meanwhile
+ * decided later. */
+gboolean avma_metadata_newer(const char *xml, const char *than);
 /* The element as read back from libvirt without its namespace, to write it again (caller
  * frees; NULL when xml is not well-formed). */
 char *avma_metadata_plain(const char *xml);

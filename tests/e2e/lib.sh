@@ -7,6 +7,8 @@
 #   $E2E_TMP/r          XDG_RUNTIME_DIR (0700, user): libvirt-sock, pid files
 #   $E2E_TMP/w          user-owned work dir: console logs, agent state, configs, saved images
 #   $E2E_TMP/img        root-built, world-readable images (initramfs, guest-probe)
+#   $E2E_TMP/b/h, b/r   "host B" (migration scenarios only): the second libvirtd's HOME and
+#                       XDG_RUNTIME_DIR (its own libvirt tree, socket, host_uuid, ports)
 # Everything that talks to libvirt or to a channel socket runs as the test user (e2e_as_user).
 # Requires root (useradd, mknod for the initramfs), bash >= 5.
 
@@ -69,6 +71,22 @@ e2e_user_create() {
   install -d -m 0755 -o "$E2E_UID" -g "$E2E_GID" "$E2E_WORK" "$E2E_WORK/log" \
     "$E2E_HOME/.config" "$E2E_HOME/.cache"
   export E2E_USER E2E_UID E2E_GID
+  e2e_libvirt_conf "$E2E_HOME/.config" "$E2E_A_HOST_UUID" 49200 49209
+}
+
+# Host UUIDs: libvirt refuses a migration between daemons with the same one, and without one
+# set this machine (no readable DMI) gets a random UUID at every libvirtd start.
+E2E_A_HOST_UUID=11111111-aaaa-4aaa-8aaa-000000000001
+E2E_B_HOST_UUID=22222222-bbbb-4bbb-8bbb-000000000002
+# e2e_libvirt_conf XDG_CONFIG_HOME HOST_UUID PORT_MIN PORT_MAX: the session libvirtd's own
+# libvirtd.conf and qemu.conf (read from XDG_CONFIG_HOME/libvirt). migration_address = 127.0.0.1
+# is refused by libvirtd: loopback is asked for per migration (--migrateuri, --listen-address).
+e2e_libvirt_conf() {
+  local d=$1/libvirt
+  install -d -m 0755 -o "$E2E_UID" -g "$E2E_GID" "$d"
+  printf 'host_uuid = "%s"\n' "$2" >"$d/libvirtd.conf"
+  printf 'migration_port_min = %s\nmigration_port_max = %s\n' "$3" "$4" >"$d/qemu.conf"
+  chown "$E2E_UID:$E2E_GID" "$d/libvirtd.conf" "$d/qemu.conf"
 }
 
 # ---- (c) run as the test user ------------------------------------------------------------------
@@ -134,6 +152,45 @@ e2e_kill_user_procs() {
   e2e_wait_for 5 0.1 e2e_no_user_pids
 }
 
+# ---- (i) a second session libvirtd, "host B" (the migration scenarios) -------------------------
+# The same test user with another HOME and XDG tree ($E2E_TMP/b/h, XDG_RUNTIME_DIR $E2E_TMP/b/r):
+# its own domains, channel sockets, libvirt-sock and virtlogd, host_uuid and migration ports.
+# Both daemons running as one user lets the source's libvirtd reach the destination's 0700
+# socket (--p2p). Started only by the scenarios that need it.
+E2E_B_PID=
+e2e_b_setup() {
+  E2E_B_HOME=$E2E_TMP/b/h E2E_B_RUNTIME=$E2E_TMP/b/r
+  E2E_B_URI="qemu+unix:///session?socket=$E2E_B_RUNTIME/libvirt/libvirt-sock"
+  install -d -m 0755 -o "$E2E_UID" -g "$E2E_GID" "$E2E_TMP/b" "$E2E_B_HOME" \
+    "$E2E_B_HOME/.config" "$E2E_B_HOME/.cache"
+  install -d -m 0700 -o "$E2E_UID" -g "$E2E_GID" "$E2E_B_RUNTIME"
+  e2e_libvirt_conf "$E2E_B_HOME/.config" "$E2E_B_HOST_UUID" 49300 49309
+  export E2E_B_HOME E2E_B_RUNTIME E2E_B_URI
+}
+e2e_virsh_b() { e2e_as_user virsh -q -c "$E2E_B_URI" "$@"; }
+e2e_libvirtd_b_start() {
+  [[ -n ${E2E_B_URI:-} ]] || e2e_b_setup
+  # B's HOME and XDG directories for the daemon (and the virtlogd it starts)
+  local argv E2E_HOME=$E2E_B_HOME E2E_XDG_RUNTIME=$E2E_B_RUNTIME
+  e2e_user_argv argv libvirtd
+  "${argv[@]}" >>"$E2E_WORK/log/libvirtd-b.log" 2>&1 &
+  E2E_B_PID=$!
+  e2e_wait_for 20 0.1 test -S "$E2E_B_RUNTIME/libvirt/libvirt-sock" ||
+    e2e_die "host B's libvirtd socket did not appear (see $E2E_WORK/log/libvirtd-b.log)"
+  e2e_wait_for 20 0.2 e2e_virsh_b uri >/dev/null 2>&1 || e2e_die "host B's libvirtd does not answer"
+}
+e2e_libvirtd_b_stop() {
+  [[ -n $E2E_B_PID ]] || return 0
+  kill -TERM "$E2E_B_PID" 2>/dev/null
+  e2e_wait_for 15 0.1 e2e_pid_gone "$E2E_B_PID" || kill -KILL "$E2E_B_PID" 2>/dev/null
+  wait "$E2E_B_PID" 2>/dev/null
+  E2E_B_PID=
+}
+# e2e_host_uuid URI: the host UUID a libvirtd reports (virsh capabilities)
+e2e_host_uuid() {
+  e2e_as_user virsh -q -c "$1" capabilities 2>/dev/null | xmllint --xpath 'string(//host/uuid)' - 2>/dev/null
+}
+
 # ---- (h) cleanup -------------------------------------------------------------------------------
 e2e_cleanup() {
   local rc=$? d p
@@ -149,6 +206,11 @@ e2e_cleanup() {
         dpids+=($!)
       done
       ((${#dpids[@]})) && wait "${dpids[@]}"
+    fi
+    if [[ -n ${E2E_B_RUNTIME:-} && -S $E2E_B_RUNTIME/libvirt/libvirt-sock ]]; then
+      for d in $(e2e_as_user timeout 10 virsh -q -c "$E2E_B_URI" list --name 2>/dev/null); do
+        e2e_as_user timeout 10 virsh -q -c "$E2E_B_URI" destroy "$d" &>/dev/null
+      done
     fi
     for p in "${E2E_BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     [[ ${E2E_DEBUG_CLEANUP:-0} == 1 ]] && { e2e_log "cleanup: domains destroyed"; ps -o pid,etime,args -U "$E2E_UID" >&2; }

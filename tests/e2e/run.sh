@@ -60,7 +60,7 @@ preflight() {
 # each mode's scenarios (the two files use the same scenario names for the same ideas)
 case $MODE in
   plumbing) source "$E2E_DIR/plumbing.sh" ;;
-  real) source "$E2E_DIR/scenarios.sh" ;;
+  real) source "$E2E_DIR/scenarios.sh" && source "$E2E_DIR/migration.sh" ;;
   *) echo "unknown mode $MODE" >&2; exit 2 ;;
 esac
 

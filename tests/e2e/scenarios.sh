@@ -139,11 +139,16 @@ retry_initial=$RETRY_INITIAL
 retry_max=$RETRY_MAX
 EOF
 }
+# The periodic listing at its shortest: a domain that leaves without an event (offline migration)
+# is noticed within seconds (migration.sh).
+RECONCILE_S=5
 write_host_conf() { # FILE
   cat >"$1" <<EOF
 [host]
 journal=no
 ${E2E_HOST_CONF_EXTRA:-}
+[libvirt]
+reconcile_interval=$RECONCILE_S
 EOF
 }
 
@@ -223,6 +228,7 @@ real_main() {
   maybe_run stop_start_five_times
   maybe_run save_restore
   maybe_run libvirtd_restart
+  migration_main # migration.sh: a second libvirtd and agent, only when its scenarios run
   hostd_alive || e2e_log "note: avma-hostd is not running at the end"
   hostd_stop
   echo "==== logs kept in $E2E_WORK/log (E2E_KEEP=1 keeps them)"
@@ -489,7 +495,7 @@ wrong_uuid_records() {
 
 scenario_save_restore() {
   need_hostd || return 0
-  local f=$E2E_WORK/ga.save m0 m1 t0 g0 h0 tr
+  local f=$E2E_WORK/ga.save m0 m1 t0 g0 tr
   m0=$(e2e_virsh metadata ga "$NS" 2>/dev/null)
   t0=$EPOCHREALTIME
   e2e_virsh save ga "$f" >/dev/null || { fail "virsh save failed"; return; }
@@ -500,11 +506,12 @@ scenario_save_restore() {
   tr=$(date +%s)
   m1=$(e2e_virsh metadata ga "$NS" 2>/dev/null)
   g0=$(guest_count ga "AVMA Success")
-  h0=$(host_count ga "AVMA Success" "$tr")
   local why=
   [[ -n $m0 && $m0 == "$m1" ]] || why+="metadata changed or empty across save/restore: before '$m0' after '$m1'; "
+  # (no decision while saved: every record since tr is after the restore; a count taken now
+  # could already hold the renewal the guest's count does not show yet)
   if e2e_wait_for $((RENEW_INTERVAL + REQUEST_TIMEOUT + RETRY_MAX + 10)) 1 guest_count_gt ga "AVMA Success" "$g0" &&
-    e2e_wait_for 10 0.5 host_count_gt ga "AVMA Success" "$h0" "$tr"; then
+    e2e_wait_for 10 0.5 host_count_gt ga "AVMA Success" 0 "$tr"; then
     timing "save -> renewal after restore" "$(e2e_since "$t0")s"
   else
     why+="no renewal after restore (guest successes $g0 -> $(guest_count ga "AVMA Success"); last $(guest_last ga); host records since restore: $(host_count ga "AVMA Success" "$tr")); "

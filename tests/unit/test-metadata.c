@@ -153,11 +153,31 @@ static void test_plain(void **state) {
   assert_null(avma_metadata_plain(NULL));
 }
 
+/* A write that waited is dropped when the domain came back with a later decision (made on the
+ * host it ran on meanwhile): only a strictly later <time> wins. */
+static void test_newer(void **state) {
+  (void)state;
+  g_autoptr(JsonObject) ev = decision(); /* time 2026-03-01T10:00:00Z */
+  g_autofree char *ours = xml_of(ev, "h");
+  assert_true(avma_metadata_newer(LIVE_NEW, ours)); /* namespaced, as read back from libvirt */
+  assert_false(avma_metadata_newer(ours, LIVE_NEW));
+  assert_false(avma_metadata_newer(ours, ours));
+  g_autofree char *indented = g_strdup_printf("\n  %s\n", ours);
+  assert_false(avma_metadata_newer(indented, ours));
+  /* nothing there, or nothing comparable: ours is written */
+  assert_false(avma_metadata_newer(NULL, ours));
+  assert_false(avma_metadata_newer("not xml", ours));
+  assert_false(
+      avma_metadata_newer("<activation><notification>x</notification></activation>", ours));
+  assert_false(avma_metadata_newer("<other><time>2030-01-01T00:00:00Z</time></other>", ours));
+  assert_false(avma_metadata_newer(LIVE_NEW, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fields),   cmocka_unit_test(test_missing_members),
       cmocka_unit_test(test_classify), cmocka_unit_test(test_config_stale),
-      cmocka_unit_test(test_plain),
+      cmocka_unit_test(test_plain),    cmocka_unit_test(test_newer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
